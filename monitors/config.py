@@ -27,6 +27,8 @@ class MonitorConfig:
 
     weibo_base_url: str = "https://m.weibo.cn"
     weibo_passport_url: str = "https://passport.weibo.com"
+    #: weibo.com's PC ajax API, asked only to confirm m.weibo.cn's ambiguous "no content".
+    weibo_pc_base_url: str = "https://weibo.com"
     weibo_cookie: str | None = None
     douyin_base_url: str = "https://www.douyin.com"
     douyin_cookie: str | None = None
@@ -53,6 +55,7 @@ class MonitorConfig:
             self,
             weibo_base_url=f"{base}/weibo",
             weibo_passport_url=f"{base}/weibo-passport",
+            weibo_pc_base_url=f"{base}/weibo-pc",
             douyin_base_url=f"{base}/douyin",
             wechat_base_url=f"{base}/wechat",
             appstore_base_url=f"{base}/appstore",
