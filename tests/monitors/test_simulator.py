@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -214,6 +215,22 @@ def test_population_of_1000_has_every_supported_scenario(platform: str) -> None:
     population = create_app(1000, INTEGRATION_SEED).state.population
     seen = {a.scenario for a in population.accounts if a.platform == platform}
     assert seen == SIMS[platform].SCENARIOS
+
+
+README = Path(__file__).parents[2] / "monitors" / "simulator" / "README.md"
+
+
+@pytest.mark.parametrize("platform", monitors.PLATFORMS)
+def test_readme_documents_the_scenarios_of_each_platform(platform: str) -> None:
+    sim = _need_sim(platform)
+    lines = README.read_text(encoding="utf-8").splitlines()
+    header = next(line for line in lines if line.startswith("| platform |"))
+    row = next((line for line in lines if line.startswith(f"| {platform} |")), None)
+    assert row is not None, f"monitors/simulator/README.md has no row for {platform}"
+    names = [cell.strip() for cell in header.strip("|").split("|")][1:]
+    marks = [cell.strip() for cell in row.strip("|").split("|")][1:]
+    documented = {Scenario(name) for name, mark in zip(names, marks, strict=True) if mark == "✓"}
+    assert documented == sim.SCENARIOS
 
 
 # --- the integration test: real sockets, real adapters -------------------------------------
