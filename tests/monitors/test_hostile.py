@@ -1,0 +1,174 @@
+"""Every adapter against hostile upstreams: refusals and breakage are unknown, never gone.
+
+The cardinal rule (DESIGN §4.2): an account is gone only on a positive marker. Here every
+request an adapter makes, to any host, gets the same hostile answer (captcha page, empty body,
+broken JSON, refusal status, reset connection, timeout), and the adapter must answer an
+unknown-class outcome without raising. A property test then feeds random bodies and statuses
+and checks that ``observe`` never raises and never says gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import monitors
+from monitors.base import Observation, Outcome, OutcomeClass
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+#: A valid handle per platform; rss and website take URLs, so the transport answers any host.
+HANDLES: dict[str, str] = {
+    "weibo": "1234567890",
+    "wechat": "MzA3MDM3NjE5NQ==",
+    "douyin": "MS4wLjABAAAAv7iSuuXDJVDvJbmroDs9eyb5eVZY1tD8dTCpxlVmcAE",
+    "appstore": "444934666",
+    "huawei": "C100000001",
+    "xiaomi": "com.example.govapp",
+    "yyb": "com.example.govapp",
+    "rss": "https://www.example.gov.cn/rss.xml",
+    "website": "https://www.example.gov.cn/",
+}
+
+MONITORS_DIR = Path(monitors.__file__).parent
+
+CAPTCHA_HTML = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>验证码中间页</title>
+<script src="https://ssl.captcha.qq.com/TCaptcha.js"></script></head>
+<body><div id="captcha_container">请完成下列验证后继续: 安全验证 拖动滑块</div></body></html>"""
+TRUNCATED_JSON = '{"ok":1,"data":{"userInfo":{"id":1234567890,"screen_name":"平安'
+UNEXPECTED_JSON = '{"unexpected":[1,2,3],"shape":{"nested":null}}'
+
+
+def monitor_for(platform: str) -> monitors.Monitor:
+    if not (MONITORS_DIR / f"{platform}.py").exists():
+        pytest.skip(f"adapter monitors/{platform}.py is not written yet")
+    return monitors.get(platform)
+
+
+def respond(status: int, body: str | bytes, headers: dict[str, str] | None = None) -> Handler:
+    content = body.encode() if isinstance(body, str) else body
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=content, headers=headers)
+
+    return handler
+
+
+def raise_(exc: Exception) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return handler
+
+
+async def observe(platform: str, handler: Handler) -> Observation:
+    monitor = monitor_for(platform)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        return await monitor.observe(HANDLES[platform], client)
+
+
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+JSON = {"Content-Type": "application/json; charset=utf-8"}
+
+#: name -> (handler, the outcome the shared classification prescribes, or None for any unknown)
+HOSTILE: dict[str, tuple[Handler, Outcome | None]] = {
+    "captcha_html": (respond(200, CAPTCHA_HTML, HTML), Outcome.BLOCKED),
+    "empty_200": (respond(200, b"", JSON), Outcome.BLOCKED),
+    "truncated_json": (respond(200, TRUNCATED_JSON, JSON), None),
+    "unexpected_json": (respond(200, UNEXPECTED_JSON, JSON), None),
+    "http_403": (respond(403, "<html><body>403 Forbidden</body></html>", HTML), Outcome.BLOCKED),
+    "http_418": (respond(418, "", HTML), Outcome.BLOCKED),
+    "http_429": (respond(429, "Too Many Requests", {"Retry-After": "120"}), Outcome.RATE_LIMITED),
+    "http_432": (respond(432, b""), Outcome.BLOCKED),
+    "http_500": (respond(500, "Internal Server Error", HTML), Outcome.ERROR),
+    "http_502": (respond(502, "<html>502 Bad Gateway</html>", HTML), Outcome.ERROR),
+    "connection_reset": (
+        raise_(httpx.ConnectError("[Errno 104] Connection reset by peer")),
+        Outcome.ERROR,
+    ),
+    "remote_protocol": (
+        raise_(httpx.RemoteProtocolError("Server disconnected without sending a response.")),
+        Outcome.ERROR,
+    ),
+    "timeout": (raise_(httpx.ReadTimeout("timed out")), Outcome.ERROR),
+}
+
+#: Bodies a website may legitimately serve as its homepage: reachable, so alive is allowed.
+SITE_BODY_CASES = {"truncated_json", "unexpected_json"}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+@pytest.mark.parametrize("platform", monitors.PLATFORMS)
+async def test_hostile_answers_are_unknown_never_gone(platform: str, case: str) -> None:
+    handler, prescribed = HOSTILE[case]
+    observation = await observe(platform, handler)
+
+    assert observation.outcome.outcome_class is not OutcomeClass.GONE, observation
+    assert observation.platform == platform
+    assert observation.elapsed_ms is not None
+    if platform == "website" and case in SITE_BODY_CASES:
+        return
+    assert observation.outcome.is_unknown, observation
+    assert observation.error, "an unknown outcome must say what went wrong"
+    if prescribed is not None:
+        assert observation.outcome is prescribed, observation
+    if case == "http_429":
+        assert observation.evidence.retry_after_s == 120.0
+    if case.startswith("http_"):
+        assert observation.evidence.http_status == int(case.removeprefix("http_"))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+bodies = st.one_of(
+    st.text(max_size=300).map(str.encode),
+    st.binary(max_size=300),
+    json_values.map(lambda value: json.dumps(value, ensure_ascii=False).encode()),
+    st.dictionaries(st.text(max_size=12), json_values, max_size=6).map(
+        lambda value: json.dumps(value, ensure_ascii=False).encode()
+    ),
+    # JSON fragments: a prefix of a dumped document.
+    st.tuples(json_values, st.integers(min_value=0, max_value=200)).map(
+        lambda pair: json.dumps(pair[0], ensure_ascii=False).encode()[: pair[1]]
+    ),
+)
+content_types = st.sampled_from(
+    [
+        "application/json",
+        "text/html; charset=utf-8",
+        "application/rss+xml",
+        "text/plain; charset=gbk",
+        "application/octet-stream",
+    ]
+)
+
+
+@pytest.mark.parametrize("platform", monitors.PLATFORMS)
+def test_random_answers_never_raise_and_never_say_gone(platform: str) -> None:
+    monitor_for(platform)  # skip early while the adapter is missing
+
+    @settings(
+        max_examples=150,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(status=st.integers(min_value=100, max_value=599), body=bodies, kind=content_types)
+    def check(status: int, body: bytes, kind: str) -> None:
+        handler = respond(status, body, {"Content-Type": kind})
+        observation = asyncio.run(observe(platform, handler))
+        assert isinstance(observation.outcome, Outcome)
+        assert not observation.outcome.is_gone, (status, body, observation)
+
+    check()
