@@ -41,6 +41,10 @@ class MonitorConfig:
     xiaomi_base_url: str = "https://app.mi.com"
     yyb_base_url: str = "https://upage.html5.qq.com"
     rsshub_url: str | None = None
+    #: RSSHub route (path, ``{biz}`` is replaced) the wechat adapter reads when rsshub_url is
+    #: set. /wechat/feeds/:id is the only built-in route keyed by __biz alone; its upstream
+    #: (wechat-feeds) stopped updating, so point this at a live bridge where you have one.
+    wechat_rsshub_route: str = "/wechat/feeds/{biz}"
     website_timeout_s: float = 15.0
     mobile_user_agent: str = MOBILE_UA
     desktop_user_agent: str = DESKTOP_UA
