@@ -1,0 +1,3 @@
+"""liveness: which government accounts are dead."""
+
+__version__ = "0.1.0"

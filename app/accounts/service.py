@@ -1,0 +1,326 @@
+"""The registry's queries and changes. The only module that touches the account table.
+
+Functions take the caller's session and never commit: the request or CLI scope does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import ColumnElement, func, or_, tuple_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+import monitors
+from app.accounts.models import Account
+from app.accounts.schemas import AccountCreate, AccountStatus, AccountUpdate
+from app.auth.service import Principal
+from app.db import utcnow
+
+__all__ = [
+    "AccountFilters",
+    "RowOutcome",
+    "archive_account",
+    "create_account",
+    "find_account",
+    "get_account",
+    "iter_accounts",
+    "list_accounts",
+    "update_account",
+    "upsert_accounts",
+]
+
+# SQLite allows 32,766 bound parameters; two per key leaves ample room.
+_KEY_CHUNK = 500
+
+
+class OutOfScope(Exception):
+    """A write to an account outside the caller's region scope."""
+
+
+class HandleTaken(Exception):
+    """Another account already has this (platform, handle)."""
+
+    def __init__(self, existing_id: int) -> None:
+        super().__init__(existing_id)
+        self.existing_id = existing_id
+
+
+class InvalidChange(Exception):
+    """A patch that leaves the account invalid; ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFilters:
+    """List filters; each one given narrows the result."""
+
+    platform: str | None = None
+    region_code: str | None = None
+    organization: str | None = None
+    department: str | None = None
+    status: str | None = None
+    tag: str | None = None
+    q: str | None = None
+
+    def conditions(self, scope_prefix: str | None) -> list[ColumnElement[bool]]:
+        """SQL conditions for these filters within a region scope."""
+        conditions: list[ColumnElement[bool]] = []
+        for prefix in (scope_prefix, self.region_code):
+            if prefix:
+                conditions.append(col(Account.region_code).startswith(prefix, autoescape=True))
+        if self.platform:
+            conditions.append(col(Account.platform) == self.platform)
+        if self.organization:
+            conditions.append(col(Account.organization) == self.organization)
+        if self.department:
+            conditions.append(col(Account.department) == self.department)
+        if self.status:
+            conditions.append(col(Account.status) == self.status)
+        if self.tag:
+            conditions.append(col(Account.tags).contains(f",{self.tag},", autoescape=True))
+        if self.q:
+            needle = f"%{_escape_like(self.q.lower())}%"
+            conditions.append(
+                or_(
+                    *(
+                        func.lower(column).like(needle, escape="\\")
+                        for column in (
+                            col(Account.name),
+                            col(Account.handle),
+                            col(Account.organization),
+                            col(Account.observed_name),
+                        )
+                    )
+                )
+            )
+        return conditions
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_accounts(
+    session: AsyncSession,
+    filters: AccountFilters,
+    *,
+    scope_prefix: str | None,
+    limit: int,
+    after_id: int | None = None,
+) -> list[Account]:
+    """A page of accounts in id order, after ``after_id``."""
+    query = select(Account).where(*filters.conditions(scope_prefix))
+    if after_id is not None:
+        query = query.where(col(Account.id) > after_id)
+    query = query.order_by(col(Account.id)).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+async def iter_accounts(
+    session: AsyncSession, filters: AccountFilters, *, scope_prefix: str | None, batch: int = 1000
+) -> AsyncIterator[Account]:
+    """Every matching account, in id order, fetched a batch at a time (for exports)."""
+    after: int | None = None
+    while True:
+        page = await list_accounts(
+            session, filters, scope_prefix=scope_prefix, limit=batch, after_id=after
+        )
+        for account in page:
+            yield account
+        if len(page) < batch:
+            return
+        after = page[-1].id
+
+
+async def get_account(
+    session: AsyncSession, account_id: int, *, scope_prefix: str | None
+) -> Account | None:
+    """One account, or None when it does not exist or lies outside the scope."""
+    account = await session.get(Account, account_id)
+    if account is None or (scope_prefix and not account.region_code.startswith(scope_prefix)):
+        return None
+    return account
+
+
+async def find_account(session: AsyncSession, platform: str, handle: str) -> Account | None:
+    """The account with this (platform, handle), whatever its status."""
+    query = select(Account).where(Account.platform == platform, Account.handle == handle)
+    return (await session.exec(query)).first()
+
+
+def _check_scope(principal: Principal, region_code: str) -> None:
+    if not principal.covers(region_code):
+        raise OutOfScope(region_code)
+
+
+def _row_values(data: AccountCreate) -> dict[str, Any]:
+    values = data.model_dump(exclude={"tags"}, mode="json")
+    values["tags"] = Account.encode_tags(data.tags)
+    return values
+
+
+async def create_account(
+    session: AsyncSession, data: AccountCreate, principal: Principal
+) -> Account:
+    """Register a new account. Raises HandleTaken or OutOfScope."""
+    _check_scope(principal, data.region_code)
+    existing = await find_account(session, data.platform, data.handle)
+    if existing is not None and existing.id is not None:
+        raise HandleTaken(existing.id)
+    account = Account(**_row_values(data))
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def update_account(
+    session: AsyncSession, account: Account, patch: AccountUpdate, principal: Principal
+) -> Account:
+    """Apply the fields sent in ``patch``. Raises InvalidChange, HandleTaken or OutOfScope."""
+    changes = patch.model_dump(exclude_unset=True, mode="json")
+    for field in ("platform", "handle", "name", "region_code", "status"):
+        if field in changes and changes[field] is None:
+            raise InvalidChange(field, f"{field} cannot be empty")
+    platform = changes.get("platform", account.platform)
+    if "platform" in changes or "handle" in changes:
+        try:
+            changes["handle"] = monitors.normalize_handle(
+                platform, changes.get("handle", account.handle)
+            )
+        except ValueError as exc:
+            raise InvalidChange("handle", str(exc)) from exc
+        other = await find_account(session, platform, changes["handle"])
+        if other is not None and other.id != account.id and other.id is not None:
+            raise HandleTaken(other.id)
+    _check_scope(principal, changes.get("region_code", account.region_code))
+    if "tags" in changes:
+        changes["tags"] = Account.encode_tags(changes["tags"] or [])
+    for field, value in changes.items():
+        setattr(account, field, value)
+    account.updated_at = utcnow()
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def archive_account(session: AsyncSession, account: Account) -> Account:
+    """Soft-delete: the account stays in the registry with status archived."""
+    account.status = AccountStatus.ARCHIVED.value
+    account.updated_at = utcnow()
+    session.add(account)
+    await session.flush()
+    return account
+
+
+@dataclass(slots=True)
+class RowOutcome:
+    """What an upsert did with one row: created, updated, unchanged or error."""
+
+    status: str
+    account_id: int | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
+    """Pydantic errors as ``{"field", "message"}`` pairs a supervisor can act on."""
+    errors = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"]) or "row"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        errors.append({"field": field, "message": message})
+    return errors
+
+
+async def upsert_accounts(
+    session: AsyncSession,
+    rows: Sequence[dict[str, Any]],
+    principal: Principal,
+    *,
+    dry_run: bool = False,
+) -> list[RowOutcome]:
+    """Create or update each row keyed by (platform, handle); bad rows are reported, not fatal.
+
+    Existing accounts are loaded in a few chunked queries, so 10,000 rows cost a handful of
+    round trips rather than one per row. With ``dry_run`` nothing is added to the session.
+    """
+    outcomes: list[RowOutcome | None] = [None] * len(rows)
+    valid: dict[tuple[str, str], tuple[int, AccountCreate]] = {}
+    for index, raw in enumerate(rows):
+        try:
+            data = AccountCreate.model_validate(raw)
+        except ValidationError as exc:
+            outcomes[index] = RowOutcome("error", errors=validation_errors(exc))
+            continue
+        key = (str(data.platform), data.handle)
+        if not principal.covers(data.region_code):
+            message = f"region {data.region_code} is outside this key's scope"
+            outcomes[index] = RowOutcome(
+                "error", errors=[{"field": "region_code", "message": message}]
+            )
+        elif key in valid:
+            message = f"the same platform and handle as row {valid[key][0] + 1}"
+            outcomes[index] = RowOutcome("error", errors=[{"field": "handle", "message": message}])
+        else:
+            valid[key] = (index, data)
+
+    existing = await _load_by_keys(session, list(valid))
+    created: list[tuple[RowOutcome, Account]] = []
+    for key, (index, data) in valid.items():
+        outcome, new_account = _apply_row(session, existing.get(key), data, principal, dry_run)
+        outcomes[index] = outcome
+        if new_account is not None:
+            created.append((outcome, new_account))
+    if created:
+        await session.flush()
+        for outcome, new_account in created:
+            outcome.account_id = new_account.id
+    return [o if o is not None else RowOutcome("error") for o in outcomes]
+
+
+def _apply_row(
+    session: AsyncSession,
+    account: Account | None,
+    data: AccountCreate,
+    principal: Principal,
+    dry_run: bool,
+) -> tuple[RowOutcome, Account | None]:
+    """Apply one validated row; returns the outcome and the new account, if one was added."""
+    values = _row_values(data)
+    if account is None:
+        if dry_run:
+            return RowOutcome("created"), None
+        new_account = Account(**values)
+        session.add(new_account)
+        return RowOutcome("created"), new_account
+    if not principal.covers(account.region_code):
+        message = f"the existing account is in region {account.region_code}, outside this scope"
+        return RowOutcome("error", account.id, [{"field": "region_code", "message": message}]), None
+    changed = {k: v for k, v in values.items() if getattr(account, k) != v}
+    if not changed:
+        return RowOutcome("unchanged", account.id), None
+    if not dry_run:
+        for field, value in changed.items():
+            setattr(account, field, value)
+        account.updated_at = utcnow()
+        session.add(account)
+    return RowOutcome("updated", account.id), None
+
+
+async def _load_by_keys(
+    session: AsyncSession, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], Account]:
+    found: dict[tuple[str, str], Account] = {}
+    for start in range(0, len(keys), _KEY_CHUNK):
+        chunk = keys[start : start + _KEY_CHUNK]
+        query = select(Account).where(tuple_(col(Account.platform), col(Account.handle)).in_(chunk))
+        for account in (await session.exec(query)).all():
+            found[(account.platform, account.handle)] = account
+    return found

@@ -1,0 +1,275 @@
+"""The `liveness` command: run the service, migrate, manage keys, import and export accounts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from app import __version__
+from app.accounts import service as accounts_service
+from app.accounts.importing import import_chunk, merge_reports
+from app.accounts.models import Account
+from app.accounts.schemas import ImportReport
+from app.accounts.spreadsheet import SheetRow, SpreadsheetError, read_rows, write_csv, write_xlsx
+from app.audit.service import record
+from app.auth import service as auth_service
+from app.auth.schemas import Role
+from app.auth.service import Principal
+from app.config import Settings, get_settings
+from app.db import Database
+from app.migrations import upgrade
+
+app = typer.Typer(
+    help="liveness: watches government accounts and flags the dead ones.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Import and export the account registry.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(accounts_app, name="accounts")
+
+console = Console()
+err = Console(stderr=True)
+CLI_PRINCIPAL = Principal(key_id=None, name="cli", role=Role.ADMIN, region_prefix=None)
+IMPORT_CHUNK = 1000
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def main() -> None:
+    """Entry point of the `liveness` console script."""
+    app()
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"liveness {__version__}")
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database (LIVENESS_DATABASE_URL) to the newest schema."""
+    settings = _settings()
+    upgrade(settings.database_url)
+    console.print("database is at the newest schema")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run the API (and, on SQLite, upgrade the database first)."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings()
+    if settings.is_sqlite and settings.auto_migrate:
+        upgrade(settings.database_url)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+    )
+
+
+async def _create_key(settings: Settings, name: str, role: Role, region: str | None) -> str:
+    database = Database(settings.database_url)
+    try:
+        async with database.write_session() as session:
+            row, plain = await auth_service.create_key(
+                session, name=name, role=role, region_prefix=region
+            )
+            record(
+                session,
+                CLI_PRINCIPAL,
+                "key.create",
+                f"key:{row.id}",
+                {"name": name, "role": role.value, "region_prefix": region},
+            )
+        return plain
+    finally:
+        await database.dispose()
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="viewer, operator or admin.")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "cli",
+    region: Annotated[str | None, typer.Option(help="Region-code prefix, e.g. 2201.")] = None,
+) -> None:
+    """Create a key and print it once; only its hash is stored."""
+    if region is not None and not (region.isdigit() and 1 <= len(region) <= 6):
+        err.print("[red]--region must be 1 to 6 digits of a region code, e.g. 2201[/red]")
+        raise typer.Exit(2)
+    plain = asyncio.run(_create_key(_settings(), name, role, region))
+    console.print(plain, soft_wrap=True, highlight=False)
+
+
+async def _list_keys(settings: Settings) -> list[list[str]]:
+    database = Database(settings.database_url)
+    try:
+        async with database.read_session() as session:
+            keys = await auth_service.list_keys(session)
+        return [
+            [
+                str(k.id),
+                k.name,
+                k.prefix + "…",
+                k.role,
+                k.region_prefix or "-",
+                "revoked" if k.revoked_at else "active",
+                k.last_used_at.isoformat() if k.last_used_at else "-",
+            ]
+            for k in keys
+        ]
+    finally:
+        await database.dispose()
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (never the keys themselves)."""
+    table = Table("id", "name", "starts with", "role", "region", "state", "last used")
+    for row in asyncio.run(_list_keys(_settings())):
+        table.add_row(*row)
+    console.print(table)
+
+
+async def _revoke(settings: Settings, key_id: int) -> bool:
+    database = Database(settings.database_url)
+    try:
+        async with database.write_session() as session:
+            key = await auth_service.get_key(session, key_id)
+            if key is None:
+                return False
+            await auth_service.revoke_key(session, key)
+            record(session, CLI_PRINCIPAL, "key.revoke", f"key:{key_id}", {"name": key.name})
+        return True
+    finally:
+        await database.dispose()
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (keys list).")]) -> None:
+    """Revoke a key; it stops working at once."""
+    if not asyncio.run(_revoke(_settings(), key_id)):
+        err.print(f"[red]no key with id {key_id}[/red]")
+        raise typer.Exit(1)
+    console.print(f"key {key_id} revoked")
+
+
+def _chunks(rows: Iterator[SheetRow], size: int) -> Iterator[list[SheetRow]]:
+    while chunk := list(islice(rows, size)):
+        yield chunk
+
+
+async def _import(settings: Settings, rows: list[SheetRow], dry_run: bool) -> ImportReport:
+    database = Database(settings.database_url)
+    reports = []
+    try:
+        with Progress(
+            TextColumn("importing"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+        ) as progress:
+            task = progress.add_task("rows", total=len(rows))
+            for chunk in _chunks(iter(rows), IMPORT_CHUNK):
+                async with database.write_session() as session:
+                    report = await import_chunk(session, chunk, CLI_PRINCIPAL, dry_run=dry_run)
+                    if not dry_run:
+                        record(
+                            session,
+                            CLI_PRINCIPAL,
+                            "accounts.import",
+                            "cli",
+                            report.model_dump(exclude={"errors"}),
+                        )
+                reports.append(report)
+                progress.advance(task, len(chunk))
+    finally:
+        await database.dispose()
+    return merge_reports(reports, dry_run=dry_run)
+
+
+@accounts_app.command("import")
+def accounts_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Upsert accounts from a CSV or XLSX sheet with Chinese headers; report bad rows."""
+    try:
+        _header, rows = read_rows(file.read_bytes(), file.name)
+        sheet_rows = list(rows)
+    except SpreadsheetError as exc:
+        err.print(f"[red]{file.name}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    report = asyncio.run(_import(_settings(), sheet_rows, dry_run))
+    if as_json:
+        console.print_json(report.model_dump_json())
+    else:
+        verb = "would be" if dry_run else "were"
+        console.print(
+            f"{report.total} rows: {report.created} {verb} created, {report.updated} "
+            f"updated, {report.unchanged} unchanged, {report.failed} rejected"
+        )
+        if report.errors:
+            table = Table("line", "column", "reason", title="rejected rows")
+            for error in report.errors[:100]:
+                table.add_row(str(error.line), error.column, error.reason)
+            err.print(table)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+async def _load_all(settings: Settings) -> list[Account]:
+    database = Database(settings.database_url)
+    try:
+        async with database.read_session() as session:
+            accounts = [
+                a
+                async for a in accounts_service.iter_accounts(
+                    session, accounts_service.AccountFilters(), scope_prefix=None
+                )
+            ]
+    finally:
+        await database.dispose()
+    return accounts
+
+
+@accounts_app.command("export")
+def accounts_export(
+    file: Annotated[Path, typer.Argument(dir_okay=False, help="A .csv or .xlsx path.")],
+) -> None:
+    """Write the whole registry to a CSV or XLSX sheet with Chinese headers."""
+    if file.suffix.lower() not in (".csv", ".xlsx"):
+        err.print("[red]the file name must end in .csv or .xlsx[/red]")
+        raise typer.Exit(2)
+    accounts = asyncio.run(_load_all(_settings()))
+    if file.suffix.lower() == ".xlsx":
+        file.write_bytes(write_xlsx(accounts))
+    else:
+        with file.open("w", encoding="utf-8", newline="") as out:
+            out.writelines(write_csv(accounts))
+    console.print(f"{len(accounts)} accounts written to {file}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""The service's settings: one class, read from ``LIVENESS_*`` environment variables or ``.env``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from monitors import MonitorConfig
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """Every setting the service reads. README.md has a table of them; keep the two in step."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LIVENESS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{Path.cwd() / 'liveness.db'}",
+        description="SQLAlchemy URL; sqlite+aiosqlite:///file.db or postgresql+psycopg://…",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `liveness serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `liveness serve` listens on.")
+    log_level: str = Field(default="info", description="Log level (debug, info, warning, error).")
+    sqlite_busy_timeout_ms: int = Field(
+        default=5000, ge=5000, description="How long a SQLite writer waits for the lock (≥ 5 s)."
+    )
+    max_upload_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest accepted import file."
+    )
+    max_bulk_rows: int = Field(
+        default=10_000, ge=1, description="Most rows in one bulk upsert or import."
+    )
+    page_size_max: int = Field(default=500, ge=1, description="Largest `limit` on list routes.")
+    auto_migrate: bool = Field(
+        default=True, description="`liveness serve` upgrades a SQLite database at start."
+    )
+
+    # Upstreams: every base URL and credential is a setting (DESIGN §4.3).
+    simulator_url: str | None = Field(
+        default=None, description="Point every platform at the bundled simulator at this URL."
+    )
+    weibo_base_url: str = "https://m.weibo.cn"
+    weibo_passport_url: str = "https://passport.weibo.com"
+    weibo_cookie: SecretStr | None = None
+    douyin_base_url: str = "https://www.douyin.com"
+    douyin_cookie: SecretStr | None = None
+    wechat_base_url: str = "https://mp.weixin.qq.com"
+    wechat_cookie: SecretStr | None = None
+    wechat_token: SecretStr | None = None
+    appstore_base_url: str = "https://itunes.apple.com"
+    appstore_country: str = "cn"
+    huawei_base_url: str = "https://web-drcn.hispace.dbankcloud.cn"
+    xiaomi_base_url: str = "https://app.mi.com"
+    yyb_base_url: str = "https://upage.html5.qq.com"
+    rsshub_url: str | None = None
+    website_timeout_s: float = Field(default=15.0, gt=0, description="Inspection rule: 15 s.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        """Accept the plain forms operators type and pick the async drivers we ship."""
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+psycopg://" + url.removeprefix(plain)
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+psycopg://")):
+            raise ValueError(
+                "LIVENESS_DATABASE_URL must start with sqlite+aiosqlite:/// or postgresql+psycopg://"
+            )
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def monitor_config(self) -> MonitorConfig:
+        """The adapters' configuration; the simulator URL, when set, overrides every base URL."""
+
+        def secret(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        config = MonitorConfig(
+            weibo_base_url=self.weibo_base_url,
+            weibo_passport_url=self.weibo_passport_url,
+            weibo_cookie=secret(self.weibo_cookie),
+            douyin_base_url=self.douyin_base_url,
+            douyin_cookie=secret(self.douyin_cookie),
+            wechat_base_url=self.wechat_base_url,
+            wechat_cookie=secret(self.wechat_cookie),
+            wechat_token=secret(self.wechat_token),
+            appstore_base_url=self.appstore_base_url,
+            appstore_country=self.appstore_country,
+            huawei_base_url=self.huawei_base_url,
+            xiaomi_base_url=self.xiaomi_base_url,
+            yyb_base_url=self.yyb_base_url,
+            rsshub_url=self.rsshub_url,
+            website_timeout_s=self.website_timeout_s,
+        )
+        return config.with_base(self.simulator_url) if self.simulator_url else config
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,104 @@
+"""Request-scoped dependencies: settings, database sessions and the calling principal.
+
+Sessions commit when the handler returns (``scope="function"``, so before the response is
+sent); services never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth import service as auth_service
+from app.auth.schemas import Role
+from app.auth.service import Principal
+from app.config import Settings
+from app.db import Database, utcnow
+from app.errors import Problem
+
+__all__ = [
+    "AdminDep",
+    "DatabaseDep",
+    "OperatorDep",
+    "ReadSessionDep",
+    "SettingsDep",
+    "ViewerDep",
+    "WriteSessionDep",
+]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def read_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    async with database.read_session() as session:
+        yield session
+
+
+async def write_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    async with database.write_session() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(read_session, scope="function")]
+WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer lv_…`")
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+async def get_principal(
+    database: DatabaseDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, from its bearer key; 401 when the key is missing, unknown or revoked."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(
+            401, "an API key is required: Authorization: Bearer <key>", headers=_UNAUTHORIZED
+        )
+    async with database.read_session() as session:
+        row = await auth_service.authenticate(session, credentials.credentials)
+    if row is None or row.id is None:
+        raise Problem(401, "the API key is unknown or revoked", headers=_UNAUTHORIZED)
+    if auth_service.needs_touch(row):
+        async with database.write_session() as session:
+            row.last_used_at = utcnow()
+            session.add(row)
+    return Principal(
+        key_id=row.id, name=row.name, role=Role(row.role), region_prefix=row.region_prefix
+    )
+
+
+def require(role: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that admits principals holding ``role`` or a stronger one (else 403)."""
+
+    async def dependency(
+        principal: Annotated[Principal, Depends(get_principal)],
+    ) -> Principal:
+        if not principal.allows(role):
+            raise Problem(
+                403, f"this action needs the {role.value} role; the key is {principal.role.value}"
+            )
+        return principal
+
+    return dependency
+
+
+ViewerDep = Annotated[Principal, Depends(require(Role.VIEWER))]
+OperatorDep = Annotated[Principal, Depends(require(Role.OPERATOR))]
+AdminDep = Annotated[Principal, Depends(require(Role.ADMIN))]
