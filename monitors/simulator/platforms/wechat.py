@@ -159,7 +159,8 @@ def routes(population: Population, clock: Callable[[], datetime]) -> list[BaseRo
         if account is None:
             return JSONResponse({"base_resp": {"ret": 200002, "err_msg": "invalid args"}})
         fails = account.next_request_fails()
-        if account.scenario is Scenario.RATE_LIMITED:
+        if account.scenario in (Scenario.RATE_LIMITED, Scenario.CAPTCHA):
+            # The MP backend has no captcha page: it refuses with freq control (adapter: blocked).
             return JSONResponse({"base_resp": {"ret": 200013, "err_msg": "freq control"}})
         if fails:
             return Response("Service Unavailable", status_code=503)
