@@ -15,7 +15,7 @@ from app.db import NAMING_CONVENTION, Database, metadata
 
 
 @pytest.fixture
-async def sqlite_db(sqlite_template: Path, tmp_path: Path) -> Database:
+def sqlite_db(sqlite_template: Path, tmp_path: Path) -> Database:
     path = tmp_path / "db.sqlite"
     path.write_bytes(sqlite_template.read_bytes())
     return Database(f"sqlite+aiosqlite:///{path}", busy_timeout_ms=5000)
