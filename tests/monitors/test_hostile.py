@@ -1,10 +1,13 @@
 """Every adapter against hostile upstreams: refusals and breakage are unknown, never gone.
 
-The cardinal rule (DESIGN §4.2): an account is gone only on a positive marker. Here every
-request an adapter makes, to any host, gets the same hostile answer (captcha page, empty body,
+The cardinal rule (DESIGN §4.2): an account is gone only on a positive marker. Here the
+requests an adapter makes, to any host, get the same hostile answer (captcha page, empty body,
 broken JSON, refusal status, reset connection, timeout), and the adapter must answer an
-unknown-class outcome without raising. A property test then feeds random bodies and statuses
-and checks that ``observe`` never raises and never says gone.
+unknown-class outcome without raising. Adapters that need a preliminary answer (Weibo's visitor
+cookie, Huawei's interface code) or make a second request (posts after a profile) are also run
+with those earlier steps answered from their fixtures, so the hostile answer reaches each step.
+A property test then feeds random bodies and statuses and checks that ``observe`` never raises
+and never says gone.
 """
 
 from __future__ import annotations
@@ -24,20 +27,22 @@ from monitors.base import Observation, Outcome, OutcomeClass
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
-#: A valid handle per platform; rss and website take URLs, so the transport answers any host.
+#: A valid handle per platform, matching its fixtures; rss and website take URLs, so the
+#: transport answers any host.
 HANDLES: dict[str, str] = {
-    "weibo": "1234567890",
+    "weibo": "7000000001",
     "wechat": "MzA3MDM3NjE5NQ==",
-    "douyin": "MS4wLjABAAAAv7iSuuXDJVDvJbmroDs9eyb5eVZY1tD8dTCpxlVmcAE",
-    "appstore": "444934666",
+    "douyin": "MS4wLjABAAAAdemoGovPoliceAccount0000000000000000001",
+    "appstore": "1454063337",
     "huawei": "C100000001",
-    "xiaomi": "com.example.govapp",
-    "yyb": "com.example.govapp",
+    "xiaomi": "cn.gov.zwfw.app",
+    "yyb": "cn.gov.zwfw.app",
     "rss": "https://www.example.gov.cn/rss.xml",
     "website": "https://www.example.gov.cn/",
 }
 
 MONITORS_DIR = Path(monitors.__file__).parent
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 CAPTCHA_HTML = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>验证码中间页</title>
 <script src="https://ssl.captcha.qq.com/TCaptcha.js"></script></head>
@@ -68,9 +73,64 @@ def raise_(exc: Exception) -> Handler:
     return handler
 
 
-async def observe(platform: str, handler: Handler) -> Observation:
+#: A step answered from a fixture: (does this request belong to the step, fixture file).
+Step = tuple[Callable[[httpx.Request], bool], str]
+
+
+def _weibo_profile(request: httpx.Request) -> bool:
+    return request.url.path.endswith("/getIndex") and "containerid" not in request.url.params
+
+
+_WEIBO_VISITOR: list[Step] = [
+    (lambda request: request.url.path.endswith("/genvisitor"), "genvisitor.jsonp"),
+    (lambda request: request.url.params.get("a") == "incarnate", "incarnate.jsonp"),
+]
+
+#: platform -> stage name -> the earlier steps answered from fixtures; the hostile answer goes
+#: to every other request. "first" (no steps) sends it to the very first request.
+PRELUDES: dict[str, dict[str, list[Step]]] = {
+    "weibo": {
+        "after_visitor": _WEIBO_VISITOR,
+        "after_profile": [*_WEIBO_VISITOR, (_weibo_profile, "profile_ok.json")],
+    },
+    "huawei": {
+        "after_code": [
+            (lambda request: "getInterfaceCode" in request.url.path, "interface_code.txt")
+        ],
+    },
+    "douyin": {
+        "after_profile": [
+            (lambda request: "/user/profile/other" in request.url.path, "profile_ok.json")
+        ],
+    },
+}
+STAGES: list[tuple[str, str]] = [
+    (platform, stage)
+    for platform in monitors.PLATFORMS
+    for stage in ["first", *PRELUDES.get(platform, {})]
+]
+
+
+def with_prelude(platform: str, stage: str, hostile: Handler) -> Handler:
+    """``hostile`` for every request except the stage's earlier steps, served from fixtures."""
+    steps = [
+        (belongs, (FIXTURES / platform / name).read_bytes())
+        for belongs, name in PRELUDES.get(platform, {}).get(stage, [])
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        for belongs, body in steps:
+            if belongs(request):
+                return httpx.Response(200, content=body, headers=JSON)
+        return hostile(request)
+
+    return handler
+
+
+async def observe(platform: str, handler: Handler, stage: str = "first") -> Observation:
     monitor = monitor_for(platform)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+    transport = httpx.MockTransport(with_prelude(platform, stage, handler))
+    async with httpx.AsyncClient(transport=transport) as client:
         return await monitor.observe(HANDLES[platform], client)
 
 
@@ -105,10 +165,10 @@ SITE_BODY_CASES = {"truncated_json", "unexpected_json"}
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
-@pytest.mark.parametrize("platform", monitors.PLATFORMS)
-async def test_hostile_answers_are_unknown_never_gone(platform: str, case: str) -> None:
+@pytest.mark.parametrize(("platform", "stage"), STAGES)
+async def test_hostile_answers_are_unknown_never_gone(platform: str, stage: str, case: str) -> None:
     handler, prescribed = HOSTILE[case]
-    observation = await observe(platform, handler)
+    observation = await observe(platform, handler, stage)
 
     assert observation.outcome.outcome_class is not OutcomeClass.GONE, observation
     assert observation.platform == platform
@@ -164,10 +224,15 @@ def test_random_answers_never_raise_and_never_say_gone(platform: str) -> None:
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )
-    @given(status=st.integers(min_value=100, max_value=599), body=bodies, kind=content_types)
-    def check(status: int, body: bytes, kind: str) -> None:
+    @given(
+        status=st.integers(min_value=100, max_value=599),
+        body=bodies,
+        kind=content_types,
+        stage=st.sampled_from(["first", *PRELUDES.get(platform, {})]),
+    )
+    def check(status: int, body: bytes, kind: str, stage: str) -> None:
         handler = respond(status, body, {"Content-Type": kind})
-        observation = asyncio.run(observe(platform, handler))
+        observation = asyncio.run(observe(platform, handler, stage))
         assert isinstance(observation.outcome, Outcome)
         assert not observation.outcome.is_gone, (status, body, observation)
 
