@@ -22,6 +22,7 @@ import httpx
 
 import monitors
 from monitors.base import Observation
+from monitors.config import MonitorConfig
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 
@@ -51,11 +52,28 @@ class Case:
     name: str
     expect: str
     routes: tuple[Route, ...]
+    config: MonitorConfig | None = None
 
 
-def case(name: str, expect: str, *routes: Route | str) -> Case:
+def case(name: str, expect: str, *routes: Route | str, config: MonitorConfig | None = None) -> Case:
     """A case expected to classify as ``expect``; a bare string is served for every request."""
-    return Case(name, expect, tuple(Route("", r) if isinstance(r, str) else r for r in routes))
+    routes_ = tuple(Route("", r) if isinstance(r, str) else r for r in routes)
+    return Case(name, expect, routes_, config)
+
+
+def douyin(name: str, expect: str, *, profile: str, posts: str = "posts_ok.json") -> Case:
+    return case(
+        name,
+        expect,
+        Route("/user/profile/other", profile),
+        Route("/aweme/post", posts),
+        Route("/user/", "user_page.html"),
+    )
+
+
+# Placeholder credentials: the mock transport never checks them.
+WECHAT_MP = MonitorConfig(wechat_cookie="slave_sid=abc", wechat_token="1234567")  # noqa: S106
+WECHAT_RSSHUB = MonitorConfig(rsshub_url="https://rsshub.example.org")
 
 
 def weibo(
@@ -101,6 +119,10 @@ CASES: dict[str, tuple[str, list[Case]]] = {
         "cn.gov.zwfw.app",
         [case("ok", "ok", "ok.html"), case("not_found", "not_found", "not_found.html")],
     ),
+    "yyb": (
+        "cn.gov.zwfw.app",
+        [case("ok", "ok", "ok.json"), case("not_found", "not_found", "not_found.json")],
+    ),
     "website": (
         "https://www.example.gov.cn/",
         [
@@ -110,6 +132,46 @@ CASES: dict[str, tuple[str, list[Case]]] = {
             ),
             case("closed", "deleted", "closed.html"),
             case("waf_blocked", "blocked", "waf_blocked.html"),
+        ],
+    ),
+    "wechat": (
+        "MzA3MDM3NjE5NQ==",
+        [
+            case(
+                "mp_appmsgpublish_ok",
+                "ok",
+                Route("/cgi-bin/appmsgpublish", "mp_appmsgpublish_ok.json"),
+                config=WECHAT_MP,
+            ),
+            case("rsshub_feed_ok", "ok", "rsshub_feed_ok.json", config=WECHAT_RSSHUB),
+            case("profile_banned", "banned", "profile_banned.html"),
+            case("profile_deleted", "deleted", "profile_deleted.html"),
+            case("captcha", "blocked", "captcha.html"),
+        ],
+    ),
+    "douyin": (
+        "MS4wLjABAAAAdemoGovPoliceAccount0000000000000000001",
+        [
+            douyin("profile_ok+posts_ok", "ok", profile="profile_ok.json"),
+            douyin("profile_deleted", "deleted", profile="profile_deleted.json"),
+            douyin("profile_private", "private", profile="profile_private.json"),
+            case(
+                "empty_200 -> user_page",
+                "ok",
+                Route("/aweme/v1/", ""),
+                Route("/user/", "user_page.html"),
+            ),
+        ],
+    ),
+    "rss": (
+        "http://www.sz.gov.cn/cn/xxgk/zfxxgj/zwdt/rss.xml",
+        [
+            case("rss2_ok", "ok", "rss2_ok.xml"),
+            case("atom_ok", "ok", "atom_ok.xml"),
+            case("rdf_ok", "ok", "rdf_ok.xml"),
+            case("rsshub_json_ok", "ok", "rsshub_ok.json"),
+            case("nginx_404", "not_found", Route("", "nginx_404.html", 404)),
+            case("billion_laughs", "error", "billion_laughs.xml"),
         ],
     ),
     "weibo": (
@@ -131,18 +193,17 @@ CASES: dict[str, tuple[str, list[Case]]] = {
 
 def _handler(platform: str, routes: Sequence[Route]) -> Callable[[httpx.Request], httpx.Response]:
     loaded = [
-        (route, (FIXTURES / platform / route.fixture).read_bytes(), route.headers)
+        (route, (FIXTURES / platform / route.fixture).read_bytes() if route.fixture else b"")
         for route in routes
     ]
 
     def handler(request: httpx.Request) -> httpx.Response:
         url = str(request.url)
-        for route, body, headers in loaded:
+        for route, body in loaded:
             if route.match in url:
-                kind = CONTENT_TYPES.get(Path(route.fixture).suffix, "text/plain")
-                return httpx.Response(
-                    route.status, content=body, headers={"Content-Type": kind, **headers}
-                )
+                kind = CONTENT_TYPES.get(Path(route.fixture).suffix, "application/json")
+                headers = {"Content-Type": kind, **route.headers}
+                return httpx.Response(route.status, content=body, headers=headers)
         return httpx.Response(404, content=b"no route in bench/parsers.py")
 
     return handler
@@ -166,7 +227,7 @@ async def _rate(
 
 async def bench_case(platform: str, handle: str, bench: Case, seconds: float) -> tuple[float, str]:
     """obs/s for one fixture set, and the outcome it classified to."""
-    monitor = monitors.get(platform)
+    monitor = monitors.get(platform, bench.config)
     transport = httpx.MockTransport(_handler(platform, bench.routes))
     async with httpx.AsyncClient(transport=transport) as client:
 
