@@ -271,5 +271,96 @@ def accounts_export(
     console.print(f"{len(accounts)} accounts written to {file}")
 
 
+@app.command()
+def check(
+    platform: Annotated[
+        str,
+        typer.Argument(
+            help="weibo, wechat, douyin, appstore, huawei, xiaomi, yyb, rss or website."
+        ),
+    ],
+    handle: Annotated[str, typer.Argument(help="The account's ID on the platform.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the observation as JSON.")] = False,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="Send every platform request to this host (e.g. the simulator)."),
+    ] = None,
+) -> None:
+    """Check one account now, without the database, and show the evidence."""
+    from monitors.report import check_once, render_json, render_text
+
+    settings = _settings()
+    config = settings.monitor_config()
+    if base_url:
+        config = config.with_base(base_url)
+    try:
+        observation = asyncio.run(check_once(platform, handle, config, settings.http_timeout_s))
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        print(render_json(observation))
+    else:
+        print(render_text(observation))
+
+
+@app.command()
+def simulator(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
+    latency_ms: Annotated[float, typer.Option(help="Delay added to every answer.")] = 0,
+    population: Annotated[int, typer.Option(help="How many scripted accounts.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the scripted population.")] = 1,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve a fake of every supported platform (tests, demo, benchmarks). GET /population
+    lists each handle with its scripted truth."""
+    from monitors.simulator.server import serve as serve_simulator
+
+    console.print(f"simulator on http://{host}:{port} ({population} accounts, seed {seed})")
+    serve_simulator(port=port, latency_ms=latency_ms, population=population, seed=seed, host=host)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="API port.")] = 8000,
+    simulator_port: Annotated[int, typer.Option(help="Simulator port.")] = 9000,
+    accounts: Annotated[int, typer.Option(help="Size of the sample registry.")] = 300,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo database lives.")] = Path(
+        "demo-data"
+    ),
+) -> None:
+    """Run the service on SQLite against the bundled simulator with a sample registry."""
+    import uvicorn
+
+    from app import demo as demo_module
+    from app.main import create_app
+
+    population, sim_url = demo_module.start_simulator(simulator_port, accounts, seed=1)
+    database_url = demo_module.demo_database_url(data_dir)
+    upgrade(database_url)
+    settings = Settings(database_url=database_url, simulator_url=sim_url, port=port)
+    rows = demo_module.registry_rows(population, sim_url)
+
+    async def seed() -> str:
+        database = Database(database_url)
+        try:
+            return await demo_module.seed_registry(database, rows)
+        finally:
+            await database.dispose()
+
+    key = asyncio.run(seed())
+    api = f"http://127.0.0.1:{port}"
+    console.print(f"[bold]liveness demo[/bold]: {len(rows)} sample accounts on every platform")
+    console.print(f"  API docs      {api}/docs")
+    console.print(
+        f"  accounts      curl -H 'Authorization: Bearer {key}' {api}/api/v1/accounts",
+        soft_wrap=True,
+        highlight=False,
+    )
+    console.print(f"  simulator     {sim_url}/population")
+    console.print(f"  viewer key    {key}", highlight=False)
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+
+
 if __name__ == "__main__":
     main()

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     yyb_base_url: str = "https://upage.html5.qq.com"
     rsshub_url: str | None = None
     website_timeout_s: float = Field(default=15.0, gt=0, description="Inspection rule: 15 s.")
+    http_timeout_s: float = Field(
+        default=20.0, gt=0, description="Overall timeout of one upstream request."
+    )
 
     @field_validator("database_url")
     @classmethod
