@@ -51,10 +51,10 @@ TRUNCATED_JSON = '{"ok":1,"data":{"userInfo":{"id":1234567890,"screen_name":"平
 UNEXPECTED_JSON = '{"unexpected":[1,2,3],"shape":{"nested":null}}'
 
 
-def monitor_for(platform: str) -> monitors.Monitor:
+def monitor_for(platform: str, config: monitors.MonitorConfig | None = None) -> monitors.Monitor:
     if not (MONITORS_DIR / f"{platform}.py").exists():
         pytest.skip(f"adapter monitors/{platform}.py is not written yet")
-    return monitors.get(platform)
+    return monitors.get(platform, config)
 
 
 def respond(status: int, body: str | bytes, headers: dict[str, str] | None = None) -> Handler:
@@ -104,10 +104,21 @@ PRELUDES: dict[str, dict[str, list[Step]]] = {
         ],
     },
 }
+#: platform -> stage name -> a configuration that turns on another source of the adapter.
+CONFIGS: dict[str, dict[str, monitors.MonitorConfig]] = {
+    "wechat": {
+        "mp_backend": monitors.MonitorConfig(wechat_cookie="slave_sid=x", wechat_token="1"),
+        "rsshub": monitors.MonitorConfig(rsshub_url="https://rsshub.example.org"),
+    },
+}
+
+
+def stages_of(platform: str) -> list[str]:
+    return ["first", *PRELUDES.get(platform, {}), *CONFIGS.get(platform, {})]
+
+
 STAGES: list[tuple[str, str]] = [
-    (platform, stage)
-    for platform in monitors.PLATFORMS
-    for stage in ["first", *PRELUDES.get(platform, {})]
+    (platform, stage) for platform in monitors.PLATFORMS for stage in stages_of(platform)
 ]
 
 
@@ -128,7 +139,7 @@ def with_prelude(platform: str, stage: str, hostile: Handler) -> Handler:
 
 
 async def observe(platform: str, handler: Handler, stage: str = "first") -> Observation:
-    monitor = monitor_for(platform)
+    monitor = monitor_for(platform, CONFIGS.get(platform, {}).get(stage))
     transport = httpx.MockTransport(with_prelude(platform, stage, handler))
     async with httpx.AsyncClient(transport=transport) as client:
         return await monitor.observe(HANDLES[platform], client)
@@ -228,7 +239,7 @@ def test_random_answers_never_raise_and_never_say_gone(platform: str) -> None:
         status=st.integers(min_value=100, max_value=599),
         body=bodies,
         kind=content_types,
-        stage=st.sampled_from(["first", *PRELUDES.get(platform, {})]),
+        stage=st.sampled_from(stages_of(platform)),
     )
     def check(status: int, body: bytes, kind: str, stage: str) -> None:
         handler = respond(status, body, {"Content-Type": kind})
