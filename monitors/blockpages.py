@@ -1,11 +1,13 @@
 """Recognise captcha, WAF and frequency-limit pages that platforms serve instead of content.
 
-Markers come in two strengths. Strong markers name a verification system (Douyin's
-验证码中间页, Tencent's TCaptcha, Sogou's antispider, WeChat's wappoc_appmsgcaptcha, Sina's
-visitor system) and count anywhere in a page. Weak markers are ordinary words (验证码, 安全验证,
-访问过于频繁) that a government page may well print itself (a police account warning about
-验证码 scams, an environment bureau reporting 环境异常), so they count only in the page title
-or in a short page, which is what a captcha interstitial is.
+Markers come in three strengths. Strong markers name a verification interstitial (Douyin's
+验证码中间页, Sogou's antispider, WeChat's wappoc_appmsgcaptcha, Sina's visitor system) and
+count anywhere in a page. Widget markers name a captcha script (Tencent's TCaptcha, GeeTest,
+Douyin's verify SDK) that an ordinary page may embed for its login or search form, so they
+count only in a page small enough to be an interstitial. Weak markers are ordinary words
+(验证码, 安全验证, 访问过于频繁) that a government page may well print itself (a police
+account warning about 验证码 scams, an environment bureau reporting 环境异常), so they count
+only in the page title or in a short page.
 """
 
 from __future__ import annotations
@@ -14,18 +16,22 @@ import re
 
 __all__ = ["frequency_marker", "looks_like_captcha", "marker_in_url"]
 
-#: Names of verification systems: found anywhere in a page, they decide "blocked".
+#: Names of verification interstitials: found anywhere in a page, they decide "blocked".
 STRONG_CAPTCHA_MARKERS: tuple[str, ...] = (
     "验证码中间页",  # Douyin
-    "verifycenter",  # Douyin / ByteDance verify service
-    "captcha_container",  # Douyin slider
-    "TCaptcha",  # Tencent
     "antispider",  # Sogou (WeChat search)
     "wappoc_appmsgcaptcha",  # WeChat
     "secitptpage/verify",  # WeChat
     "完成验证后即可继续访问",  # WeChat
     "Sina Visitor System",  # Weibo visitor system
     "passport.weibo.com/visitor",  # Weibo visitor system
+)
+
+#: Captcha scripts and widgets: "blocked" only in a page no bigger than an interstitial.
+WIDGET_CAPTCHA_MARKERS: tuple[str, ...] = (
+    "TCaptcha",  # Tencent
+    "captcha_container",  # Douyin slider
+    "verifycenter",  # Douyin / ByteDance verify service
     "geetest_",  # GeeTest slider widgets
 )
 
@@ -66,8 +72,10 @@ URL_MARKERS: tuple[str, ...] = (
     "/captcha",
 )
 
-# Interstitials are small; real pages that merely mention 验证码 are not.
+# Interstitials are small; real pages that merely mention 验证码 are not. Captcha pages carry
+# their widget's script inline, so they may be larger than a page of plain words.
 SHORT_PAGE_CHARS = 4096
+WIDGET_PAGE_CHARS = 32_768
 _FEED = re.compile(r"<(?:rss|feed|rdf:RDF)[\s>]", re.IGNORECASE)
 _TITLE = re.compile(r"<title[^>]*>(.{0,300}?)</title>", re.IGNORECASE | re.DOTALL)
 
@@ -103,6 +111,10 @@ def looks_like_captcha(text: str | None) -> str | None:
     for marker in STRONG_CAPTCHA_MARKERS:
         if marker in text:
             return marker
+    if len(text) <= WIDGET_PAGE_CHARS:
+        for marker in WIDGET_CAPTCHA_MARKERS:
+            if marker in text:
+                return marker
     scope = _weak_scope(text)
     return _first_in(scope, WEAK_CAPTCHA_MARKERS) or _first_in(scope, FREQUENCY_MARKERS)
 

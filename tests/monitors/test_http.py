@@ -245,6 +245,7 @@ async def test_gbk_page_without_charset_is_decoded() -> None:
         ("<html>Please complete the CAPTCHA</html>", "captcha"),
         ("<html>访问过于频繁，请稍等再试！（错误码：414）</html>", "访问过于频繁"),
         ("https://verify.snssdk.com/verifycenter/captcha", "verifycenter"),
+        ("<script src='TCaptcha.js'></script>" + "<p>请拖动</p>" * 2000, "TCaptcha"),
     ],
 )
 def test_looks_like_captcha_finds_markers(page: str, marker: str) -> None:
@@ -260,6 +261,9 @@ def test_looks_like_captcha_finds_markers(page: str, marker: str) -> None:
         "<html><title>生态环境局</title><body>"
         + "监测点环境异常已处置。" * 1000
         + "</body></html>",
+        # A government homepage whose login form embeds Tencent's or GeeTest's captcha widget.
+        "<html><title>某某市人民政府</title><script src='https://ssl.captcha.qq.com/TCaptcha.js'>"
+        "</script><div class='geetest_holder'></div>" + "<li>政务动态</li>" * 4000 + "</html>",
         '<?xml version="1.0"?><rss version="2.0"><channel>'
         "<item><title>警惕验证码诈骗</title></item></channel></rss>",
     ],
