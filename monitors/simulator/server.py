@@ -139,7 +139,12 @@ def serve(
     population: int,
     seed: int,
     host: str = "127.0.0.1",
+    public_url: str | None = None,
 ) -> None:
-    """Run the simulator until interrupted, quietly enough to sustain benchmark load."""
-    app = create_app(population, seed, latency_ms=latency_ms)
+    """Run the simulator until interrupted, quietly enough to sustain benchmark load.
+
+    Without ``public_url``, rss and website handles in ``/population`` use the host the client
+    called, which is right behind docker-compose service names too.
+    """
+    app = create_app(population, seed, latency_ms=latency_ms, public_url=public_url)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
