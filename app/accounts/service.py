@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, func, or_, tuple_
+from sqlalchemy import ColumnElement, func, insert, or_, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,6 +35,7 @@ __all__ = [
 
 # SQLite allows 32,766 bound parameters; two per key leaves ample room.
 _KEY_CHUNK = 500
+_INSERT_CHUNK = 1000
 
 
 class OutOfScope(Exception):
@@ -272,17 +273,40 @@ async def upsert_accounts(
             valid[key] = (index, data)
 
     existing = await _load_by_keys(session, list(valid))
-    created: list[tuple[RowOutcome, Account]] = []
+    new_rows: list[tuple[RowOutcome, dict[str, Any]]] = []
     for key, (index, data) in valid.items():
-        outcome, new_account = _apply_row(session, existing.get(key), data, principal, dry_run)
+        outcome, values = _apply_row(session, existing.get(key), data, principal, dry_run)
         outcomes[index] = outcome
-        if new_account is not None:
-            created.append((outcome, new_account))
-    if created:
-        await session.flush()
-        for outcome, new_account in created:
-            outcome.account_id = new_account.id
+        if values is not None:
+            new_rows.append((outcome, values))
+    if new_rows and not dry_run:
+        await _insert_many(session, new_rows)
     return [o if o is not None else RowOutcome("error") for o in outcomes]
+
+
+async def _insert_many(
+    session: AsyncSession, new_rows: list[tuple[RowOutcome, dict[str, Any]]]
+) -> None:
+    """Insert new accounts with one executemany per chunk, then read their ids back by key.
+
+    Building ORM objects costs ~0.5 ms a row, and RETURNING in parameter order makes SQLite
+    insert row by row; a plain executemany keeps a 10,000-row import within seconds.
+    """
+    table = Account.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    connection = await session.connection()
+    for start in range(0, len(new_rows), _INSERT_CHUNK):
+        chunk = new_rows[start : start + _INSERT_CHUNK]
+        params = [values | {"created_at": now, "updated_at": now} for _o, values in chunk]
+        await connection.execute(insert(table), params)
+    by_key = {(values["platform"], values["handle"]): outcome for outcome, values in new_rows}
+    keys = list(by_key)
+    for start in range(0, len(keys), _KEY_CHUNK):
+        query = select(col(Account.id), col(Account.platform), col(Account.handle)).where(
+            tuple_(col(Account.platform), col(Account.handle)).in_(keys[start : start + _KEY_CHUNK])
+        )
+        for account_id, platform, handle in (await session.exec(query)).all():
+            by_key[(platform, handle)].account_id = account_id
 
 
 def _apply_row(
@@ -291,15 +315,11 @@ def _apply_row(
     data: AccountCreate,
     principal: Principal,
     dry_run: bool,
-) -> tuple[RowOutcome, Account | None]:
-    """Apply one validated row; returns the outcome and the new account, if one was added."""
+) -> tuple[RowOutcome, dict[str, Any] | None]:
+    """Apply one validated row to an existing account, or return the values of a new one."""
     values = _row_values(data)
     if account is None:
-        if dry_run:
-            return RowOutcome("created"), None
-        new_account = Account(**values)
-        session.add(new_account)
-        return RowOutcome("created"), new_account
+        return RowOutcome("created"), values
     if not principal.covers(account.region_code):
         message = f"the existing account is in region {account.region_code}, outside this scope"
         return RowOutcome("error", account.id, [{"field": "region_code", "message": message}]), None
