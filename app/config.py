@@ -33,9 +33,6 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="Largest accepted import file."
     )
-    max_bulk_rows: int = Field(
-        default=10_000, ge=1, description="Most rows in one bulk upsert or import."
-    )
     page_size_max: int = Field(default=500, ge=1, description="Largest `limit` on list routes.")
     auto_migrate: bool = Field(
         default=True, description="`liveness serve` upgrades a SQLite database at start."
@@ -47,6 +44,7 @@ class Settings(BaseSettings):
     )
     weibo_base_url: str = "https://m.weibo.cn"
     weibo_passport_url: str = "https://passport.weibo.com"
+    weibo_pc_base_url: str = "https://weibo.com"
     weibo_cookie: SecretStr | None = None
     douyin_base_url: str = "https://www.douyin.com"
     douyin_cookie: SecretStr | None = None
@@ -59,6 +57,7 @@ class Settings(BaseSettings):
     xiaomi_base_url: str = "https://app.mi.com"
     yyb_base_url: str = "https://upage.html5.qq.com"
     rsshub_url: str | None = None
+    wechat_rsshub_route: str = "/wechat/feeds/{biz}"
     website_timeout_s: float = Field(default=15.0, gt=0, description="Inspection rule: 15 s.")
     http_timeout_s: float = Field(
         default=20.0, gt=0, description="Overall timeout of one upstream request."
@@ -92,6 +91,7 @@ class Settings(BaseSettings):
         config = MonitorConfig(
             weibo_base_url=self.weibo_base_url,
             weibo_passport_url=self.weibo_passport_url,
+            weibo_pc_base_url=self.weibo_pc_base_url,
             weibo_cookie=secret(self.weibo_cookie),
             douyin_base_url=self.douyin_base_url,
             douyin_cookie=secret(self.douyin_cookie),
@@ -104,6 +104,7 @@ class Settings(BaseSettings):
             xiaomi_base_url=self.xiaomi_base_url,
             yyb_base_url=self.yyb_base_url,
             rsshub_url=self.rsshub_url,
+            wechat_rsshub_route=self.wechat_rsshub_route,
             website_timeout_s=self.website_timeout_s,
         )
         return config.with_base(self.simulator_url) if self.simulator_url else config
