@@ -17,6 +17,7 @@ from app.auth.router import router as keys_router
 from app.config import Settings, get_settings
 from app.db import Database
 from app.errors import install_problem_handlers, problem_response
+from app.limits import BodyLimitMiddleware
 
 __all__ = ["create_app"]
 
@@ -52,13 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_problem_handlers(app)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        limit = settings.max_upload_bytes + 64 * 1024
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return problem_response(request, 413, "the request body is too large")
-        return await call_next(request)
+    # Multipart framing adds a little to an upload of exactly the file limit.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes + 64 * 1024)
 
     @app.get("/healthz", tags=["health"], summary="Liveness of the process")
     async def healthz() -> dict[str, str]:

@@ -212,3 +212,20 @@ async def test_viewer_cannot_import(client: httpx.AsyncClient, keys: Keys) -> No
         "/api/v1/accounts:import", files={"file": ("a.csv", b"x")}, headers=keys.header(keys.viewer)
     )
     assert response.status_code == 403
+
+
+async def test_chunked_oversized_json_is_413(client: httpx.AsyncClient, keys: Keys) -> None:
+    async def body():  # type: ignore[no-untyped-def]
+        yield b'{"items": ['
+        for _ in range(2000):
+            yield b'{"platform": "weibo", "handle": "1234567890", "name": "' + b"x" * 200 + b'"},'
+        yield b"{}]}"
+
+    response = await client.post(
+        "/api/v1/accounts:bulk",
+        content=body(),
+        headers=keys.header(keys.operator) | {"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await _all(client, keys) == []
