@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["frequency_marker", "looks_like_captcha", "marker_in_url"]
+__all__ = [
+    "CLOSED_MARKERS",
+    "GONE_PAGE_MARKERS",
+    "frequency_marker",
+    "gone_page_marker",
+    "looks_like_captcha",
+    "marker_in_url",
+]
 
 #: Names of verification interstitials: found anywhere in a page, they decide "blocked".
 STRONG_CAPTCHA_MARKERS: tuple[str, ...] = (
@@ -132,3 +139,40 @@ def marker_in_url(url: str | None) -> str | None:
         return None
     lowered = url.lower()
     return _first_in(lowered, URL_MARKERS)
+
+
+#: How a closed or merged government site says so (checked only on short, undated pages).
+CLOSED_MARKERS: tuple[str, ...] = (
+    "该网站已关闭",
+    "本网站已关闭",
+    "网站已关停",
+    "网站已停止运行",
+    "网站已永久关闭",
+    "网站已下线",
+    "网站已迁移至",
+    "网站已整合至",
+)
+#: Words of a server's own 404/410 page (lower case; nginx, Apache, IIS, Tomcat, gov CMSs).
+GONE_PAGE_MARKERS: tuple[str, ...] = (
+    "not found",
+    "gone",
+    "页面不存在",
+    "网页不存在",
+    "不存在或已被删除",
+    "已被删除",
+    "找不到",
+    *CLOSED_MARKERS,
+)
+
+
+def gone_page_marker(text: str) -> str | None:
+    """The words by which a 404/410 page says the resource is gone, or None.
+
+    A status alone is not enough: a gateway or WAF can answer 404/410 with anything, so the
+    page must be an HTML or text error page that says so itself.
+    """
+    head = text[:4096]
+    if head.lstrip()[:1] in ("{", "["):
+        return None
+    lowered = head.lower()
+    return next((marker for marker in GONE_PAGE_MARKERS if marker in lowered), None)

@@ -25,11 +25,11 @@ from __future__ import annotations
 import httpx
 
 from monitors.base import Evidence, Monitor, Observation, Outcome, Post, utcnow
+from monitors.blockpages import gone_page_marker
 from monitors.config import MonitorConfig
 from monitors.feeds import FeedError, newest, parse_feed, rsshub_error_message
 from monitors.handles import normalize_handle
 from monitors.http import Fetched, excerpt, fetch, guarded_observe
-from monitors.website import gone_page_marker
 
 __all__ = ["RssMonitor", "create"]
 

@@ -30,7 +30,7 @@ import asyncio
 import httpx
 
 from monitors.base import Evidence, Monitor, Observation, Outcome, Post, utcnow
-from monitors.blockpages import frequency_marker, marker_in_url
+from monitors.blockpages import CLOSED_MARKERS, frequency_marker, gone_page_marker, marker_in_url
 from monitors.config import MonitorConfig
 from monitors.handles import normalize_handle
 from monitors.http import (
@@ -48,28 +48,6 @@ from monitors.webpage import Homepage, read_homepage
 __all__ = ["CLOSED_MARKERS", "WebsiteMonitor", "create"]
 
 PLATFORM = "website"
-#: How a closed or merged government site says so (checked only on short, undated pages).
-CLOSED_MARKERS: tuple[str, ...] = (
-    "该网站已关闭",
-    "本网站已关闭",
-    "网站已关停",
-    "网站已停止运行",
-    "网站已永久关闭",
-    "网站已下线",
-    "网站已迁移至",
-    "网站已整合至",
-)
-#: Words of a server's own 404/410 page (lower case; nginx, Apache, IIS, Tomcat, gov CMSs).
-GONE_PAGE_MARKERS: tuple[str, ...] = (
-    "not found",
-    "gone",
-    "页面不存在",
-    "网页不存在",
-    "不存在或已被删除",
-    "已被删除",
-    "找不到",
-    *CLOSED_MARKERS,
-)
 #: A closure notice is a few lines; a page longer than this is a real site mentioning closure.
 CLOSED_PAGE_MAX_TEXT = 300
 MAX_HOPS = 2
@@ -139,19 +117,6 @@ def _refuse_uninformative(fetched: Fetched) -> None:
         raise fetched.failure(Outcome.BLOCKED, "empty response body", marker="empty body")
     if marker := marker_in_url(fetched.final_url):
         raise fetched.failure(Outcome.BLOCKED, "redirected to a verification page", marker=marker)
-
-
-def gone_page_marker(text: str) -> str | None:
-    """The words by which a 404/410 page says the resource is gone, or None.
-
-    A status alone is not enough: a gateway or WAF can answer 404/410 with anything, so the
-    page must be an HTML or text error page that says so itself.
-    """
-    head = text[:4096]
-    if head.lstrip()[:1] in ("{", "["):
-        return None
-    lowered = head.lower()
-    return next((marker for marker in GONE_PAGE_MARKERS if marker in lowered), None)
 
 
 def _closed_marker(home: Homepage) -> str | None:
