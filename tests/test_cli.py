@@ -94,3 +94,34 @@ def test_bad_database_url_is_readable(monkeypatch: pytest.MonkeyPatch) -> None:
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 2 and "LIVENESS_DATABASE_URL" in result.output
+
+
+def test_check_against_the_simulator() -> None:
+    from tests.support import running_simulator
+
+    with running_simulator(300, 1) as (url, sim):
+        alive = next(
+            a
+            for a in sim.state.population.accounts
+            if a.platform == "appstore" and a.scenario == "alive"
+        )
+        gone = next(
+            a
+            for a in sim.state.population.accounts
+            if a.platform == "appstore" and a.scenario == "not_found"
+        )
+        text = runner.invoke(app, ["check", "appstore", alive.handle, "--base-url", url])
+        as_json = runner.invoke(
+            app, ["check", "appstore", gone.handle, "--json", "--base-url", url]
+        )
+    assert text.exit_code == 0, text.output
+    assert "ok (alive)" in text.output and alive.display_name in text.output
+    assert as_json.exit_code == 0
+    assert '"outcome": "not_found"' in as_json.output and "resultCount" in as_json.output
+
+
+def test_check_refuses_a_bad_handle_readably() -> None:
+    result = runner.invoke(app, ["check", "weibo", "not-a-uid"])
+    assert result.exit_code == 2 and "numeric uid" in result.output
+    unknown = runner.invoke(app, ["check", "myspace", "x"])
+    assert unknown.exit_code == 2 and "unknown platform" in unknown.output

@@ -127,8 +127,10 @@ def _page(account: SimAccount, now: datetime) -> str:
 def routes(population: Population, clock: Callable[[], datetime]) -> list[BaseRoute]:
     """The profile and post-list APIs and the user page under ``/douyin``."""
 
-    def refusal(account: SimAccount) -> Response | None:
-        if account.next_request_fails():
+    def refusal(account: SimAccount, *, counts: bool = True) -> Response | None:
+        # A check is a profile request then a post-list request; flapping counts checks, so
+        # only the profile request advances it.
+        if counts and account.next_request_fails():
             return Response("Bad Gateway", status_code=502)
         if account.scenario is Scenario.CAPTCHA:
             return Response(b"", status_code=200, media_type="application/json")
@@ -149,7 +151,7 @@ def routes(population: Population, clock: Callable[[], datetime]) -> list[BaseRo
         account = population.find(PLATFORM, request.query_params.get("sec_user_id", ""))
         if account is None:
             return JSONResponse({"status_code": 0, "has_more": 0, "aweme_list": None})
-        refused = refusal(account)
+        refused = refusal(account, counts=False)
         if refused is not None:
             return refused
         return JSONResponse(_posts(account, clock()))

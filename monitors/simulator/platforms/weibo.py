@@ -151,7 +151,10 @@ def routes(population: Population, clock: Callable[[], datetime]) -> list[BaseRo
         account = population.find(PLATFORM, uid)
         if account is None or account.scenario in _GONE:
             return JSONResponse(_NO_CONTENT)
-        if account.next_request_fails():
+        # A check is a profile request then a posts request; flapping counts checks, so only
+        # the profile request advances it.
+        is_posts = "containerid" in request.query_params
+        if not is_posts and account.next_request_fails():
             return Response("Bad Gateway", status_code=502)
         if account.scenario is Scenario.CAPTCHA:
             return JSONResponse(_CAPTCHA)
