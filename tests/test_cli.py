@@ -121,3 +121,24 @@ def test_check_refuses_a_bad_handle_readably() -> None:
     assert result.exit_code == 2 and "numeric uid" in result.output
     unknown = runner.invoke(app, ["check", "myspace", "x"])
     assert unknown.exit_code == 2 and "unknown platform" in unknown.output
+
+
+def test_serve_upgrades_a_sqlite_database_first(
+    sqlite_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    import uvicorn
+
+    served: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: served.update(kwargs))
+    result = runner.invoke(app, ["serve", "--port", "8765"])
+    assert result.exit_code == 0, result.output
+    assert served["port"] == 8765
+    tables = {
+        row[0]
+        for row in sqlite3.connect(sqlite_env).execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )
+    }
+    assert {"account", "api_key", "audit_log", "alembic_version"} <= tables
