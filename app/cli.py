@@ -338,7 +338,16 @@ def demo(
     population, sim_url = demo_module.start_simulator(simulator_port, accounts, seed=1)
     database_url = demo_module.demo_database_url(data_dir)
     upgrade(database_url)
-    settings = Settings(database_url=database_url, simulator_url=sim_url, port=port)
+    # Short cycles so every scripted account is seen within the first minute.
+    settings = Settings(
+        database_url=database_url,
+        simulator_url=sim_url,
+        port=port,
+        check_interval_s=120,
+        claim_interval_s=2,
+        gone_confirm_delay_s=60,
+        unknown_backoff_s=30,
+    )
     rows = demo_module.registry_rows(population, sim_url)
 
     async def seed() -> str:

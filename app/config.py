@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,56 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=500, ge=1, description="Largest `limit` on list routes.")
     auto_migrate: bool = Field(
         default=True, description="`liveness serve` upgrades a SQLite database at start."
+    )
+
+    # Scheduling and execution (DESIGN §9).
+    executor: Literal["inline", "procrastinate"] = Field(
+        default="inline",
+        description="inline: checks run inside `liveness serve`; procrastinate: workers run them.",
+    )
+    scheduler_enabled: bool = Field(
+        default=True,
+        description="`liveness serve` runs the scheduler (inline executor only).",
+    )
+    check_interval_s: int = Field(
+        default=21600, ge=10, description="Default time between two checks of one account."
+    )
+    check_intervals: dict[str, int] = Field(
+        default_factory=dict,
+        description='Per-platform intervals in seconds, JSON, e.g. {"website": 3600}.',
+    )
+    check_jitter: float = Field(
+        default=0.05, ge=0, le=0.5, description="Random spread added to each interval (fraction)."
+    )
+    gone_confirm_delay_s: int = Field(
+        default=3600, ge=1, description="A gone answer is re-checked after this long to confirm."
+    )
+    unknown_backoff_s: int = Field(
+        default=300, ge=1, description="First re-check delay after an unknown outcome; doubles."
+    )
+    claim_interval_s: float = Field(
+        default=5.0, gt=0, description="How often the scheduler claims due accounts."
+    )
+    claim_batch: int = Field(default=500, ge=1, description="Most accounts claimed per tick.")
+    lease_s: int = Field(
+        default=300, ge=10, description="A claimed account is due again if not checked by then."
+    )
+    max_concurrency: int = Field(default=100, ge=1, description="Checks in flight per process.")
+    platform_concurrency: dict[str, int] = Field(
+        default_factory=dict, description="Per-platform checks in flight, JSON (default 20)."
+    )
+    platform_rates: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-platform requests per second (token bucket), JSON (default 10).",
+    )
+    http_max_connections: int = Field(default=200, ge=1, description="Upstream connection pool.")
+    check_retention_days: int = Field(
+        default=90, ge=1, description="Check rows older than this are deleted; snapshots stay."
+    )
+    canaries: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Per platform a known-alive and a known-absent handle, JSON: "
+        '{"weibo": {"alive": "1234567890", "absent": "1000000001"}}.',
     )
 
     # Upstreams: every base URL and credential is a setting (DESIGN §4.3).
@@ -81,6 +132,18 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def interval_for(self, platform: str) -> int:
+        """The check interval of ``platform`` in seconds."""
+        return self.check_intervals.get(platform, self.check_interval_s)
+
+    def concurrency_for(self, platform: str) -> int:
+        """How many checks of ``platform`` may run at once in one process."""
+        return self.platform_concurrency.get(platform, 20)
+
+    def rate_for(self, platform: str) -> float:
+        """Requests per second allowed to ``platform`` from one process."""
+        return self.platform_rates.get(platform, 10.0)
 
     def monitor_config(self) -> MonitorConfig:
         """The adapters' configuration; the simulator URL, when set, overrides every base URL."""

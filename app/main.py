@@ -5,19 +5,24 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from app import __version__
 from app.accounts.router import router as accounts_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as keys_router
+from app.checks.pipeline import CheckRunner, make_http_client
+from app.checks.router import router as checks_router
 from app.config import Settings, get_settings
-from app.db import Database
+from app.db import Database, utcnow
 from app.errors import install_problem_handlers, problem_response
 from app.limits import BodyLimitMiddleware
+from app.scheduling.dispatch import last_tick
+from app.scheduling.inline import InlineExecutor
+from app.scheduling.scheduler import Scheduler
 
 __all__ = ["create_app"]
 
@@ -38,10 +43,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        client = make_http_client(settings)
+        runner = CheckRunner(database=database, client=client, settings=settings)
         app.state.database = database
+        app.state.runner = runner
+        app.state.started_at = utcnow()
+        scheduler: Scheduler | None = None
+        executor: InlineExecutor | None = None
+        if settings.executor == "inline" and settings.scheduler_enabled:
+            executor = InlineExecutor(runner)
+            scheduler = Scheduler(runner, executor)
+            scheduler.start()
+        app.state.scheduler = scheduler
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown()
+            if executor is not None:
+                await executor.close()
+            await client.aclose()
             await database.dispose()
 
     app = FastAPI(
@@ -61,19 +82,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Always ok while the process serves requests."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="Readiness: the database answers")
+    @app.get("/readyz", tags=["health"], summary="Readiness: database and scheduler")
     async def readyz(request: Request) -> JSONResponse:
-        """Ok when the database answers a query."""
+        """Ok when the database answers and a scheduler has ticked within 3 intervals."""
         database: Database = request.app.state.database
         try:
             async with database.read_session() as session:
-                await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+                ticked = await last_tick(session)
         except Exception as exc:  # any failure means not ready
             logger.warning("readiness check failed: %s", type(exc).__name__)
             return problem_response(request, 503, "the database does not answer")
-        return JSONResponse({"status": "ok"})
+        now = utcnow()
+        allowed = timedelta(seconds=3 * settings.claim_interval_s)
+        stalled = (ticked or request.app.state.started_at) < now - allowed
+        if settings.scheduler_enabled and stalled:
+            return problem_response(
+                request,
+                503,
+                f"the scheduler has not ticked since {ticked.isoformat() if ticked else 'start'}",
+            )
+        return JSONResponse({"status": "ok", "scheduler_last_tick": ticked and ticked.isoformat()})
 
     app.include_router(accounts_router)
     app.include_router(keys_router)
     app.include_router(audit_router)
+    app.include_router(checks_router)
     return app

@@ -3,6 +3,16 @@
 from app.accounts.models import Account
 from app.audit.models import AuditLog
 from app.auth.models import ApiKey
+from app.checks.models import CheckResult, PlatformHealth
 from app.db import metadata
+from app.scheduling.models import SchedulerHeartbeat
 
-__all__ = ["Account", "ApiKey", "AuditLog", "metadata"]
+__all__ = [
+    "Account",
+    "ApiKey",
+    "AuditLog",
+    "CheckResult",
+    "PlatformHealth",
+    "SchedulerHeartbeat",
+    "metadata",
+]

@@ -109,7 +109,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(_env_file=None, database_url=database_url, max_upload_bytes=256 * 1024)
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        max_upload_bytes=256 * 1024,
+        scheduler_enabled=False,
+    )
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, String, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
@@ -25,6 +25,7 @@ class Account(SQLModel, table=True):
         Index("ix_account_region_code", "region_code"),
         Index("ix_account_organization", "organization"),
         Index("ix_account_status", "status"),
+        Index("ix_account_status_next_check_at", "status", "next_check_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -51,6 +52,15 @@ class Account(SQLModel, table=True):
     post_count: int | None = Field(default=None)
     verified: bool | None = Field(default=None)
     observed_name: str | None = Field(default=None, sa_column=Column(String(200)))
+
+    # Scheduling (DESIGN §9): due when next_check_at has passed (NULL: never checked) and no
+    # live lease is held; a lease that expires makes the account due again.
+    next_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_token: str | None = Field(default=None, sa_column=Column(String(32)))
+    unknown_streak: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
 
     @property
     def tag_list(self) -> list[str]:

@@ -1,0 +1,137 @@
+"""run_check: observe one account and store what was seen, the glue of DESIGN §3.
+
+The HTTP call happens between two short transactions, never inside one: a read to load the
+account, then one write that stores the check, updates the snapshot and the schedule, and
+releases the lease. A claim whose lease was taken over meanwhile stores nothing, so no
+account is checked twice for one due time.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+
+import monitors
+from app.accounts.models import Account
+from app.checks import service
+from app.checks.models import CheckResult
+from app.config import Settings
+from app.db import Database, utcnow
+from app.scheduling.policy import Cadence, next_due
+from monitors import Monitor, MonitorConfig, Observation, Outcome
+
+__all__ = ["CheckRunner", "make_http_client", "run_check"]
+
+logger = logging.getLogger(__name__)
+
+
+def make_http_client(settings: Settings) -> httpx.AsyncClient:
+    """The shared upstream client: timeouts and connection limits from settings."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.http_timeout_s, connect=min(10.0, settings.http_timeout_s)),
+        limits=httpx.Limits(
+            max_connections=settings.http_max_connections,
+            max_keepalive_connections=settings.http_max_connections,
+        ),
+    )
+
+
+@dataclass(slots=True)
+class CheckRunner:
+    """What a check needs: the database, one HTTP client, adapters (kept, as they cache
+    visitor cookies and interface codes), settings and a clock."""
+
+    database: Database
+    client: httpx.AsyncClient
+    settings: Settings
+    clock: Callable[[], datetime] = utcnow
+    monitor_config: MonitorConfig | None = None
+    _monitors: dict[str, Monitor] = field(default_factory=dict)
+    _rng: random.Random = field(default_factory=random.Random)
+
+    def monitor(self, platform: str) -> Monitor:
+        """The adapter for ``platform``, created once per runner."""
+        if platform not in self._monitors:
+            config = self.monitor_config or self.settings.monitor_config()
+            self._monitors[platform] = monitors.get(platform, config)
+        return self._monitors[platform]
+
+    def cadence(self, account: Account) -> Cadence:
+        """The timing rules for ``account`` (its own interval overrides the platform's)."""
+        return Cadence(
+            interval_s=account.check_interval_s or self.settings.interval_for(account.platform),
+            jitter=self.settings.check_jitter,
+            gone_confirm_delay_s=self.settings.gone_confirm_delay_s,
+            unknown_backoff_s=self.settings.unknown_backoff_s,
+        )
+
+    async def observe(self, platform: str, handle: str) -> Observation:
+        """Observe one handle; nothing an adapter does can escape as an exception."""
+        try:
+            return await self.monitor(platform).observe(handle, self.client)
+        except Exception as exc:  # a bug or a malformed stored handle must not stop the loop
+            logger.exception("observe failed for %s account", platform)
+            return Observation(
+                platform=platform,
+                handle=handle,
+                outcome=Outcome.ERROR,
+                observed_at=self.clock(),
+                error=f"internal error: {type(exc).__name__}",
+            )
+
+
+async def run_check(
+    runner: CheckRunner, account_id: int, *, lease_token: str | None = None
+) -> CheckResult | None:
+    """Check one account now and store the result.
+
+    With a ``lease_token`` (a scheduled check) the account must still be leased to that
+    token, before and after the HTTP call; otherwise nothing is stored and None is returned.
+    Without one (check-now from the API) the account is checked whatever its lease.
+    """
+    async with runner.database.read_session() as session:
+        account = await session.get(Account, account_id)
+    if account is None or (lease_token is not None and account.lease_token != lease_token):
+        return None
+    if lease_token is not None and account.status != "active":
+        await _release(runner, account_id, lease_token)
+        return None
+
+    observation = await runner.observe(account.platform, account.handle)
+
+    async with runner.database.write_session() as session:
+        account = await session.get(Account, account_id)
+        if account is None or (lease_token is not None and account.lease_token != lease_token):
+            return None
+        previous = account.last_outcome
+        row = service.record_observation(session, account, observation)
+        streak = account.unknown_streak + 1 if observation.outcome.is_unknown else 0
+        account.unknown_streak = streak
+        account.next_check_at = next_due(
+            outcome=observation.outcome,
+            previous_outcome=previous,
+            unknown_streak=streak,
+            retry_after_s=observation.evidence.retry_after_s,
+            cadence=runner.cadence(account),
+            now=runner.clock(),
+            rng=runner._rng,
+        )
+        account.lease_until = None
+        account.lease_token = None
+        session.add(account)
+        await session.flush()
+    return row
+
+
+async def _release(runner: CheckRunner, account_id: int, lease_token: str) -> None:
+    async with runner.database.write_session() as session:
+        account = await session.get(Account, account_id)
+        if account is not None and account.lease_token == lease_token:
+            account.lease_until = None
+            account.lease_token = None
+            session.add(account)

@@ -1,0 +1,137 @@
+"""Check routes: check now, history, all checks, platform health."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+import monitors
+from app.accounts import service as accounts_service
+from app.accounts.schemas import Platform
+from app.audit.service import record
+from app.checks import service
+from app.checks.pipeline import CheckRunner, run_check
+from app.checks.schemas import CheckRead, PlatformRead
+from app.db import utcnow
+from app.deps import OperatorDep, ReadSessionDep, ViewerDep
+from app.errors import Problem
+from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from app.scheduling import dispatch
+from monitors import Outcome
+
+router = APIRouter(prefix="/api/v1", tags=["checks"])
+
+
+def _page(rows: list[object], limit: int) -> Page[CheckRead]:
+    items = [CheckRead.model_validate(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return Page(items=items, next_cursor=encode_cursor(items[-1].id) if more else None)
+
+
+@router.post(
+    "/accounts/{account_id}/checks", response_model=CheckRead, status_code=201, summary="Check now"
+)
+async def check_now(
+    account_id: int, request: Request, session: ReadSessionDep, principal: OperatorDep
+) -> CheckRead:
+    """Observe the account now, store the check and answer it (operator role)."""
+    account = await accounts_service.get_account(
+        session, account_id, scope_prefix=principal.region_prefix
+    )
+    if account is None:
+        raise Problem(404, f"no account with id {account_id}")
+    await session.close()  # no transaction may stay open across the HTTP call
+    runner: CheckRunner = request.app.state.runner
+    row = await run_check(runner, account_id)
+    if row is None:
+        raise Problem(404, f"no account with id {account_id}")
+    async with runner.database.write_session() as audit_session:
+        record(
+            audit_session,
+            principal,
+            "account.check",
+            f"account:{account_id}",
+            {"outcome": row.outcome},
+        )
+    return CheckRead.model_validate(row)
+
+
+@router.get(
+    "/accounts/{account_id}/checks",
+    response_model=Page[CheckRead],
+    summary="An account's check history",
+)
+async def account_checks(
+    account_id: int,
+    session: ReadSessionDep,
+    principal: ViewerDep,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> Page[CheckRead]:
+    """The account's checks, newest first."""
+    account = await accounts_service.get_account(
+        session, account_id, scope_prefix=principal.region_prefix
+    )
+    if account is None:
+        raise Problem(404, f"no account with id {account_id}")
+    rows = await service.list_checks(
+        session, account_id=account_id, before_id=decode_cursor(cursor), limit=limit + 1
+    )
+    return _page(list(rows), limit)
+
+
+@router.get("/checks", response_model=Page[CheckRead], summary="All checks")
+async def all_checks(
+    session: ReadSessionDep,
+    principal: ViewerDep,
+    platform: Annotated[Platform | None, Query()] = None,
+    outcome: Annotated[Outcome | None, Query()] = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601 time, with zone.")] = None,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> Page[CheckRead]:
+    """Checks across the registry (within the key's region), newest first."""
+    if since is not None and since.tzinfo is None:
+        raise Problem(
+            422,
+            "since needs a time zone, e.g. 2026-11-01T00:00:00+08:00",
+            errors=[{"field": "since", "message": "naive datetime"}],
+        )
+    rows = await service.list_checks(
+        session,
+        platform=str(platform) if platform else None,
+        outcome=outcome.value if outcome else None,
+        since=since,
+        scope_prefix=principal.region_prefix,
+        before_id=decode_cursor(cursor),
+        limit=limit + 1,
+    )
+    return _page(list(rows), limit)
+
+
+@router.get("/platforms", response_model=list[PlatformRead], summary="Platform health")
+async def platforms(session: ReadSessionDep, principal: ViewerDep) -> list[PlatformRead]:
+    """Each platform's canary verdict, last check, overdue count and last hour's outcomes."""
+    now = utcnow()
+    health = await service.get_health(session)
+    last = await service.last_check_per_platform(session)
+    overdue = await dispatch.count_overdue(session, now)
+    counts = await service.outcome_counts_since(session, now - timedelta(hours=1))
+    result = []
+    for platform in monitors.PLATFORMS:
+        h = health.get(platform)
+        result.append(
+            PlatformRead(
+                platform=platform,
+                degraded=bool(h and h.degraded),
+                reason=h.reason if h else "",
+                changed_at=h.changed_at if h else None,
+                last_canary_at=h.last_canary_at if h else None,
+                last_check_at=last.get(platform),
+                overdue=overdue.get(platform, 0),
+                outcomes_last_hour=counts.get(platform, {}),
+            )
+        )
+    return result

@@ -1,0 +1,68 @@
+"""The embedded executor: claimed checks run as asyncio tasks in this process.
+
+A global semaphore bounds checks in flight; per platform, a semaphore and a token bucket
+bound concurrency and request rate. The scheduler claims only what fits (``capacity``), so
+leases are not held by checks that cannot start yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from app.checks.pipeline import CheckRunner, run_check
+from app.scheduling.dispatch import Claim
+from app.scheduling.limits import PlatformLimits
+
+__all__ = ["InlineExecutor"]
+
+logger = logging.getLogger(__name__)
+
+
+class InlineExecutor:
+    """Runs claims in this process under the global and per-platform limits."""
+
+    def __init__(self, runner: CheckRunner) -> None:
+        settings = runner.settings
+        self.runner = runner
+        self.max_in_flight = settings.max_concurrency
+        self._global = asyncio.Semaphore(settings.max_concurrency)
+        self._limits = PlatformLimits(settings.concurrency_for, settings.rate_for)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.completed = 0
+
+    def capacity(self) -> int:
+        """How many more claims can be taken now: twice the concurrency, minus those held."""
+        return max(0, 2 * self.max_in_flight - len(self._tasks))
+
+    async def submit(self, claims: list[Claim]) -> None:
+        """Start a task per claim; returns at once."""
+        for claim in claims:
+            task = asyncio.create_task(self._run(claim), name=f"check-{claim.account_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, claim: Claim) -> None:
+        async with self._global, self._limits.semaphore(claim.platform):
+            await self._limits.bucket(claim.platform).acquire()
+            try:
+                await run_check(self.runner, claim.account_id, lease_token=claim.lease_token)
+            except Exception:  # the lease expires and the account is retried
+                logger.exception("check of account %s failed", claim.account_id)
+            self.completed += 1
+
+    @property
+    def in_flight(self) -> int:
+        """Claims taken and not yet finished."""
+        return len(self._tasks)
+
+    async def drain(self) -> None:
+        """Wait for every running check (tests and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Cancel running checks; their leases expire and they are retried elsewhere."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
