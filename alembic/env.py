@@ -21,6 +21,13 @@ def _url() -> str:
     return sync_url(str(url))
 
 
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Leave procrastinate's own tables (applied from its schema.sql) out of autogenerate."""
+    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
+
+
 def run_migrations_offline() -> None:
     url = _url()
     context.configure(
@@ -28,6 +35,7 @@ def run_migrations_offline() -> None:
         target_metadata=metadata,
         literal_binds=True,
         render_as_batch=url.startswith("sqlite"),
+        include_object=include_object,
         dialect_opts={"paramstyle": "named"},
     )
     with context.begin_transaction():
@@ -43,6 +51,7 @@ def run_migrations_online() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()
