@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             if scheduler is not None:
-                scheduler.shutdown()
+                await scheduler.shutdown()
             if executor is not None:
                 await executor.close()
             await client.aclose()

@@ -37,3 +37,34 @@ def running_simulator(size: int, seed: int) -> Iterator[tuple[str, Starlette]]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+async def register_population(
+    database: object, population: object, url: str, *, platforms: set[str] | None = None
+) -> dict[int, object]:
+    """Register the simulator's scripted accounts; returns account id -> scripted account."""
+    from app.accounts import service as accounts_service
+    from app.auth.schemas import Role
+    from app.auth.service import Principal
+    from app.db import Database
+    from monitors.simulator.population import Population
+    from monitors.simulator.server import public_handle
+
+    assert isinstance(database, Database) and isinstance(population, Population)
+    principal = Principal(key_id=None, name="test", role=Role.ADMIN, region_prefix=None)
+    chosen = [a for a in population.accounts if platforms is None or a.platform in platforms]
+    rows = [
+        {
+            "platform": a.platform,
+            "handle": public_handle(a, url),
+            "name": a.display_name,
+            "region_code": "220102",
+            "tags": [str(a.scenario)],
+        }
+        for a in chosen
+    ]
+    async with database.write_session() as session:
+        outcomes = await accounts_service.upsert_accounts(session, rows, principal)
+    ids = [o.account_id for o in outcomes]
+    assert all(isinstance(i, int) for i in ids), outcomes
+    return {i: a for i, a in zip(ids, chosen, strict=True) if i is not None}

@@ -6,6 +6,7 @@ and the claim is idempotent, so a second scheduler started by mistake does no ha
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -51,6 +52,7 @@ class Scheduler:
         self.executor = executor
         self.name = name or default_name()
         self._aps: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task[object]] = set()
 
     async def tick(self, now: datetime | None = None) -> int:
         """Claim what the executor can take, hand it over, and record the heartbeat."""
@@ -119,15 +121,26 @@ class Scheduler:
 
     def _safe(self, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
             try:
                 await job()
             except Exception:  # a failed tick is retried on the next one
                 logger.exception("scheduler job %s failed", getattr(job, "__name__", job))
+            finally:
+                if task is not None:
+                    self._running.discard(task)
 
         return run
 
-    def shutdown(self) -> None:
-        """Stop the jobs (running ones are not waited for)."""
+    async def shutdown(self, grace_s: float = 5.0) -> None:
+        """Stop the jobs; a job still running gets ``grace_s`` to finish, then is cancelled."""
         if self._aps is not None:
             self._aps.shutdown(wait=False)
             self._aps = None
+        if self._running:
+            _done, pending = await asyncio.wait(list(self._running), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
