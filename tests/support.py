@@ -15,13 +15,16 @@ from monitors.simulator.server import create_app
 
 
 @contextmanager
-def running_simulator(size: int, seed: int) -> Iterator[tuple[str, Starlette]]:
-    """Run the simulator with uvicorn on a free 127.0.0.1 port in a background thread."""
+def running_simulator(
+    size: int, seed: int, latency_ms: float = 0
+) -> Iterator[tuple[str, Starlette]]:
+    """Run the simulator with uvicorn on a free 127.0.0.1 port in a background thread;
+    ``latency_ms`` delays every answer, so checks take a while."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = create_app(size, seed, public_url=url)
+    app = create_app(size, seed, latency_ms=latency_ms, public_url=url)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
