@@ -304,6 +304,58 @@ def check(
         print(render_text(observation))
 
 
+def _scaled_settings(command: str) -> Settings:
+    settings = _settings()
+    if settings.is_sqlite:
+        err.print(
+            f"[red]liveness {command} needs PostgreSQL (scaled mode); on SQLite, "
+            "`liveness serve` runs the checks itself[/red]"
+        )
+        raise typer.Exit(2)
+    return settings
+
+
+@app.command()
+def scheduler() -> None:
+    """Scaled mode: claim due accounts and queue them for workers (run exactly one)."""
+    from app.scheduling.scaled import serve_scheduler
+
+    settings = _scaled_settings("scheduler")
+    console.print(
+        f"scheduler: claiming up to {settings.claim_batch} due accounts every "
+        f"{settings.claim_interval_s:g} s, lease {settings.lease_s} s, queues checks.<platform>"
+    )
+    asyncio.run(serve_scheduler(settings))
+
+
+@app.command()
+def worker(
+    queues: Annotated[
+        str | None,
+        typer.Option(help="Platforms to serve, e.g. weibo,douyin (default: all)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Checks in flight (default LIVENESS_MAX_CONCURRENCY).")
+    ] = None,
+) -> None:
+    """Scaled mode: run queued checks of the given platforms (any number, on any machine)."""
+    from app.scheduling.queue import queue_for
+    from app.scheduling.scaled import parse_platforms, serve_worker
+    from monitors import PLATFORMS
+
+    settings = _scaled_settings("worker")
+    try:
+        platforms = parse_platforms(queues, PLATFORMS)
+    except ValueError as exc:
+        err.print(f"[red]--queues: {exc}[/red]")
+        raise typer.Exit(2) from None
+    slots = concurrency or settings.max_concurrency
+    console.print(
+        f"worker: {slots} checks in flight on queues {', '.join(queue_for(p) for p in platforms)}"
+    )
+    asyncio.run(serve_worker(settings, platforms, slots))
+
+
 @app.command()
 def simulator(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
@@ -347,6 +399,7 @@ def demo(
         claim_interval_s=2,
         gone_confirm_delay_s=60,
         unknown_backoff_s=30,
+        canaries=demo_module.canaries_for(population, sim_url),
     )
     rows = demo_module.registry_rows(population, sim_url)
 

@@ -24,7 +24,7 @@ from monitors.simulator.population import Population
 from monitors.simulator.server import create_app as create_simulator
 from monitors.simulator.server import public_handle
 
-__all__ = ["registry_rows", "seed_registry", "start_simulator"]
+__all__ = ["canaries_for", "registry_rows", "seed_registry", "start_simulator"]
 
 DEMO_PRINCIPAL = Principal(key_id=None, name="demo", role=Role.ADMIN, region_prefix=None)
 # A few real-looking regions so region filters and reports have something to group.
@@ -80,6 +80,20 @@ def registry_rows(population: Population, root: str) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def canaries_for(population: Population, root: str) -> dict[str, dict[str, str]]:
+    """Per platform, a scripted alive account and a scripted gone one, as canaries."""
+    canaries: dict[str, dict[str, str]] = {}
+    for account in population.accounts:
+        role = {"alive": "alive", "not_found": "absent", "deleted": "absent"}.get(
+            str(account.scenario)
+        )
+        if role is not None:
+            canaries.setdefault(account.platform, {}).setdefault(
+                role, public_handle(account, root)
+            )
+    return canaries
 
 
 async def seed_registry(database: Database, rows: list[dict[str, Any]]) -> str:
