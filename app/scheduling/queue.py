@@ -67,8 +67,6 @@ QUEUE_PREFIX = "checks."
 HEARTBEAT_S = 10.0
 STALLED_WORKER_S = 30.0
 
-blueprint = procrastinate.Blueprint()
-
 _REPOINT = """
 UPDATE procrastinate_jobs
    SET args = jsonb_set(args, '{lease_token}', to_jsonb(%(lease_token)s::text))
@@ -108,7 +106,8 @@ def make_app(
             "stalled_worker_timeout": STALLED_WORKER_S,
         },
     )
-    app.add_tasks_from(blueprint, namespace="liveness")
+    # Registered per App (a Blueprint can be bound to one App only, tests make several).
+    app.task(name=TASK_NAME, pass_context=True)(run_check_task)
     return app
 
 
@@ -142,7 +141,6 @@ async def worker_runtime(settings: Settings) -> AsyncIterator[WorkerRuntime]:
         await database.dispose()
 
 
-@blueprint.task(name="run_check_task", pass_context=True)
 async def run_check_task(context: JobContext, account_id: int, lease_token: str) -> None:
     """Check one claimed account under this worker's per-platform limits."""
     if _runtime is None:
