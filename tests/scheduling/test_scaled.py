@@ -170,10 +170,10 @@ def test_one_scheduler_two_workers_survive_a_killed_worker(
             victim = procs.start("worker-a", "worker", "--concurrency", "30")
             _wait_for("worker a", lambda: len(_workers(dbname)) == 1, 30)
             victim_id = _workers(dbname)[0]
-            procs.start("worker-b", "worker", "--concurrency", "30")
+            survivor = procs.start("worker-b", "worker", "--concurrency", "30")
             _wait_for("worker b", lambda: len(_workers(dbname)) == 2, 30)
             started = datetime.now(UTC)
-            procs.start("scheduler", "scheduler")
+            scheduler = procs.start("scheduler", "scheduler")
 
             # Cycle 1: every account is due at once.
             _wait_for("every account checked once", lambda: set(_checks(dbname)) == accounts, 60)
@@ -214,6 +214,10 @@ def test_one_scheduler_two_workers_survive_a_killed_worker(
             procs.stop_all()
         checks = _checks(dbname)
 
+    # SIGTERM stops both cleanly.
+    assert scheduler.returncode == 0, procs.log("scheduler")
+    assert survivor.returncode == 0, procs.log("worker-b")
+    assert "checks.weibo" in procs.log("worker-b")
     lease_ends = dict(held)
     for account_id in held_ids:
         again = [t for t in checks[account_id] if t > killed_at]
