@@ -5,6 +5,8 @@ from app.audit.models import AuditLog
 from app.auth.models import ApiKey
 from app.checks.models import CheckResult, PlatformHealth
 from app.db import metadata
+from app.events.models import OutboxEvent
+from app.flags.models import Flag, FlagChange, FlagSilence
 from app.scheduling.models import SchedulerHeartbeat
 
 __all__ = [
@@ -12,6 +14,10 @@ __all__ = [
     "ApiKey",
     "AuditLog",
     "CheckResult",
+    "Flag",
+    "FlagChange",
+    "FlagSilence",
+    "OutboxEvent",
     "PlatformHealth",
     "SchedulerHeartbeat",
     "metadata",

@@ -45,6 +45,7 @@ class Account(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
     # The latest snapshot, written by the check pipeline.
+    first_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_outcome: str | None = Field(default=None, sa_column=Column(String(16)))
     last_post_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
