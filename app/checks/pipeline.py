@@ -3,23 +3,31 @@
 The HTTP call happens between two short transactions, never inside one: a read to load the
 account, then one write that stores the check, updates the snapshot and the schedule, and
 releases the lease. A claim whose lease was taken over meanwhile stores nothing, so no
-account is checked twice for one due time.
+account is checked twice for one due time. Under load, concurrent checks share those reads and
+writes (app/checks/batching.py): one query loads many accounts, one transaction stores many
+checks, which is what lets one process store hundreds of checks a second on SQLite.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 import httpx
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 import monitors
 from app.accounts.models import Account
 from app.checks import service
+from app.checks.batching import BatchLoader, BatchWriter
 from app.checks.models import CheckResult
+from app.checks.transport import AiohttpTransport, ShardedTransport
 from app.config import Settings
 from app.db import Database, utcnow
 from app.scheduling.policy import Cadence, next_due
@@ -31,13 +39,19 @@ logger = logging.getLogger(__name__)
 
 
 def make_http_client(settings: Settings) -> httpx.AsyncClient:
-    """The shared upstream client: timeouts and connection limits from settings."""
+    """The shared upstream client: timeouts and connection limits from settings.
+
+    Its connections are spread over several small pools (see ShardedTransport): one large
+    httpcore pool costs more per request the more connections it holds.
+    """
+    transport: httpx.AsyncBaseTransport
+    if settings.http_transport == "aiohttp":
+        transport = AiohttpTransport(max_connections=settings.http_max_connections)
+    else:
+        transport = ShardedTransport(max_connections=settings.http_max_connections)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.http_timeout_s, connect=min(10.0, settings.http_timeout_s)),
-        limits=httpx.Limits(
-            max_connections=settings.http_max_connections,
-            max_keepalive_connections=settings.http_max_connections,
-        ),
+        transport=transport,
     )
 
 
@@ -53,6 +67,32 @@ class CheckRunner:
     monitor_config: MonitorConfig | None = None
     _monitors: dict[str, Monitor] = field(default_factory=dict)
     _rng: random.Random = field(default_factory=random.Random)
+    _batching: _Batching | None = None
+
+    def _batches(self) -> _Batching:
+        # Their futures belong to one event loop: a runner reused on another loop gets new ones.
+        loop = asyncio.get_running_loop()
+        if self._batching is None or self._batching.loop is not loop:
+            self._batching = _Batching(
+                loop,
+                BatchLoader(partial(_load_accounts, self.database)),
+                BatchWriter(self.database, partial(_store, self)),
+            )
+        return self._batching
+
+    async def flush(self) -> None:
+        """Finish the reads and writes already started (call before disposing the database)."""
+        if self._batching is not None and self._batching.loop is asyncio.get_running_loop():
+            await self._batching.loader.flush()
+            await self._batching.writer.flush()
+
+    def loader(self) -> BatchLoader[int, Account]:
+        """Where checks read their accounts: concurrent reads share one query."""
+        return self._batches().loader
+
+    def writer(self) -> BatchWriter[_Store, CheckResult | None]:
+        """Where finished checks are stored: concurrent checks share one transaction."""
+        return self._batches().writer
 
     def monitor(self, platform: str) -> Monitor:
         """The adapter for ``platform``, created once per runner."""
@@ -94,8 +134,7 @@ async def run_check(
     token, before and after the HTTP call; otherwise nothing is stored and None is returned.
     Without one (check-now from the API) the account is checked whatever its lease.
     """
-    async with runner.database.read_session() as session:
-        account = await session.get(Account, account_id)
+    account = await runner.loader().load(account_id)
     if account is None or (lease_token is not None and account.lease_token != lease_token):
         return None
     if lease_token is not None and account.status != "active":
@@ -103,13 +142,51 @@ async def run_check(
         return None
 
     observation = await runner.observe(account.platform, account.handle)
+    return await runner.writer().submit(_Store(account_id, lease_token, observation))
 
-    async with runner.database.write_session() as session:
-        account = await session.get(Account, account_id)
-        if account is None or (lease_token is not None and account.lease_token != lease_token):
-            return None
+
+@dataclass(frozen=True, slots=True)
+class _Batching:
+    loop: asyncio.AbstractEventLoop
+    loader: BatchLoader[int, Account]
+    writer: BatchWriter[_Store, CheckResult | None]
+
+
+async def _load_accounts(database: Database, ids: list[int]) -> dict[int, Account]:
+    async with database.read_session() as session:
+        found = await session.exec(select(Account).where(col(Account.id).in_(ids)))
+        return {account.id: account for account in found.all() if account.id is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class _Store:
+    account_id: int
+    lease_token: str | None
+    observation: Observation
+
+
+async def _store(
+    runner: CheckRunner, session: AsyncSession, items: Sequence[_Store]
+) -> list[CheckResult | None]:
+    """Store each observation and reschedule its account, in one transaction for all.
+
+    An account whose lease was taken over meanwhile gets nothing stored (None). Items for the
+    same account are applied in order, as separate transactions would be.
+    """
+    ids = sorted({item.account_id for item in items})
+    loaded = await session.exec(select(Account).where(col(Account.id).in_(ids)))
+    accounts = {account.id: account for account in loaded.all()}
+    rows: list[CheckResult | None] = []
+    for item in items:
+        account = accounts.get(item.account_id)
+        if account is None or (
+            item.lease_token is not None and account.lease_token != item.lease_token
+        ):
+            rows.append(None)
+            continue
+        observation = item.observation
         previous = account.last_outcome
-        row = service.record_observation(session, account, observation)
+        rows.append(service.record_observation(session, account, observation))
         streak = account.unknown_streak + 1 if observation.outcome.is_unknown else 0
         account.unknown_streak = streak
         account.next_check_at = next_due(
@@ -124,8 +201,8 @@ async def run_check(
         account.lease_until = None
         account.lease_token = None
         session.add(account)
-        await session.flush()
-    return row
+    await session.flush()
+    return rows
 
 
 async def _release(runner: CheckRunner, account_id: int, lease_token: str) -> None:

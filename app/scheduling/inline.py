@@ -66,3 +66,5 @@ class InlineExecutor:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        # Checks already observed are written in batches by the runner: finish those writes.
+        await self.runner.flush()

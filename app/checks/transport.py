@@ -1,0 +1,171 @@
+"""Faster transports under the shared ``httpx.AsyncClient`` (adapters keep httpx's API).
+
+``ShardedTransport`` (the default) spreads requests over several small httpcore pools.
+``AiohttpTransport`` (``LIVENESS_HTTP_TRANSPORT=aiohttp``) sends them with aiohttp, whose C
+HTTP parser and connector cost about half of httpcore's per request: on the 2-core bench it
+raised end-to-end checks from ~390 to ~560 a second (bench/README.md).
+
+httpcore's pool does work linear in its connections for every request it assigns (it walks
+them all, asking each idle one's socket whether it is readable), and quadratic while requests
+queue; with 100 checks in flight one pool of 200 connections made the HTTP layer the most
+expensive part of a check (encode/httpx#3215). Several pools of a few connections each keep
+that walk short. Cookies, redirects and timeouts stay in the one ``httpx.AsyncClient`` above.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+
+import aiohttp
+import httpx
+
+__all__ = ["AiohttpTransport", "ShardedTransport"]
+
+
+class ShardedTransport(httpx.AsyncBaseTransport):
+    """``shards`` pools sharing ``max_connections``; a request goes to the least busy pool."""
+
+    def __init__(self, *, max_connections: int, per_shard: int = 8) -> None:
+        if max_connections < 1 or per_shard < 1:
+            raise ValueError("max_connections and per_shard must be positive")
+        shards = max(1, -(-max_connections // per_shard))
+        size = -(-max_connections // shards)
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        # One TLS context for all pools: loading the CA bundle costs ~30 ms each time.
+        context = ssl.create_default_context()
+        self._pools = [
+            httpx.AsyncHTTPTransport(limits=limits, verify=context) for _ in range(shards)
+        ]
+        self._busy = [0] * shards
+
+    @property
+    def shards(self) -> int:
+        """How many pools requests are spread over."""
+        return len(self._pools)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` on the pool with the fewest requests in flight."""
+        index = min(range(len(self._busy)), key=self._busy.__getitem__)
+        self._busy[index] += 1
+        try:
+            response = await self._pools[index].handle_async_request(request)
+        except BaseException:
+            self._busy[index] -= 1
+            raise
+        # The pool is busy until the body is read and the response closed.
+        response.stream = _Released(response.stream, lambda: self._release(index))
+        return response
+
+    def _release(self, index: int) -> None:
+        self._busy[index] -= 1
+
+    async def aclose(self) -> None:
+        """Close every pool."""
+        for pool in self._pools:
+            await pool.aclose()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        await self.aclose()
+
+
+class _Released(httpx.AsyncByteStream):
+    """A response body that calls ``release`` once, when it is closed."""
+
+    def __init__(
+        self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, release: Callable[[], None]
+    ) -> None:
+        self._stream = stream
+        self._release = release
+        self._done = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        assert isinstance(self._stream, httpx.AsyncByteStream)
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            if isinstance(self._stream, httpx.AsyncByteStream):
+                await self._stream.aclose()
+        finally:
+            if not self._done:
+                self._done = True
+                self._release()
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """Sends httpx requests with aiohttp. Redirects, cookies, decompression and timeouts stay
+    with the ``httpx.AsyncClient`` above; aiohttp's errors become httpx's, so callers catch
+    the same exceptions. The body is read whole (adapters read every body anyway)."""
+
+    def __init__(self, *, max_connections: int) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections must be positive")
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Made on first use: a ClientSession belongs to the running event loop.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300),
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            )
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` and return the whole response, undecoded."""
+        limits = request.extensions.get("timeout", {})
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            connect=limits.get("connect"),
+            sock_read=limits.get("read"),
+            sock_connect=limits.get("connect"),
+        )
+        body = await request.aread()
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
+        try:
+            async with self._client().request(
+                request.method,
+                str(request.url),
+                headers=headers,
+                data=body or None,
+                allow_redirects=False,
+                timeout=timeout,
+                compress=None,
+            ) as response:
+                content = await response.read()
+                status = response.status
+                raw_headers = list(response.raw_headers)
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise httpx.ReadTimeout(str(exc) or "read timeout", request=request) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise httpx.ConnectError(str(exc), request=request) from exc
+        except aiohttp.InvalidURL as exc:
+            raise httpx.InvalidURL(str(exc)) from exc
+        except aiohttp.ClientError as exc:
+            detail = str(exc) or type(exc).__name__
+            raise httpx.RemoteProtocolError(detail, request=request) from exc
+        return httpx.Response(
+            status,
+            headers=raw_headers,
+            content=content,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def aclose(self) -> None:
+        """Close aiohttp's session and its connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+            await asyncio.sleep(0)  # let aiohttp finish closing its transports
