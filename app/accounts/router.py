@@ -13,6 +13,7 @@ from app.accounts.importing import import_chunk
 from app.accounts.models import Account
 from app.accounts.schemas import (
     AccountCreate,
+    AccountDetail,
     AccountRead,
     AccountStatus,
     AccountUpdate,
@@ -20,12 +21,16 @@ from app.accounts.schemas import (
     BulkResult,
     BulkRow,
     ImportReport,
+    OpenFlag,
     Platform,
 )
 from app.accounts.spreadsheet import SpreadsheetError, read_rows, write_csv, write_xlsx
 from app.audit.service import record
+from app.db import utcnow
 from app.deps import OperatorDep, ReadSessionDep, SettingsDep, ViewerDep, WriteSessionDep
 from app.errors import Problem
+from app.flags import service as flags_service
+from app.flags.policy import FLAG_LABELS
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -218,13 +223,33 @@ async def export_accounts(
     )
 
 
-@router.get("/accounts/{account_id}", response_model=AccountRead, summary="Get one")
-async def get_account(account_id: int, session: ReadSessionDep, principal: ViewerDep) -> Account:
-    """One account; 404 when it does not exist or lies outside the key's region."""
+@router.get("/accounts/{account_id}", response_model=AccountDetail, summary="Get one")
+async def get_account(
+    account_id: int, session: ReadSessionDep, principal: ViewerDep
+) -> AccountDetail:
+    """One account with its open flags and whether it passes inspection (合格); 404 when it
+    does not exist or lies outside the key's region."""
     account = await service.get_account(session, account_id, scope_prefix=principal.region_prefix)
     if account is None:
         raise _not_found(account_id)
-    return account
+    flags = await flags_service.open_flags(session, account_id)
+    open_flags = [
+        OpenFlag(
+            id=f.id or 0,
+            code=f.code,
+            label_zh=FLAG_LABELS[f.code],
+            veto=f.veto,
+            opened_at=f.opened_at,
+        )
+        for f in sorted(flags.values(), key=lambda f: f.opened_at)
+    ]
+    return AccountDetail.model_validate(
+        {
+            **AccountRead.model_validate(account).model_dump(),
+            "open_flags": open_flags,
+            "passes_inspection": not any(f.veto for f in flags.values()),
+        }
+    )
 
 
 @router.patch("/accounts/{account_id}", response_model=AccountRead, summary="Change one")
@@ -247,6 +272,8 @@ async def update_account(
         raise _conflict(exc) from None
     except service.OutOfScope:
         raise _outside(principal.region_prefix) from None
+    if account.status != "active":  # archived and closed accounts carry no flags
+        await flags_service.resolve_all(session, account, utcnow(), f"account {account.status}")
     record(
         session,
         principal,
@@ -266,5 +293,6 @@ async def archive_account(
     if account is None:
         raise _not_found(account_id)
     account = await service.archive_account(session, account)
+    await flags_service.resolve_all(session, account, utcnow(), "account archived")
     record(session, principal, "account.archive", f"account:{account_id}")
     return account

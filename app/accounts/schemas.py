@@ -13,6 +13,7 @@ import monitors
 
 __all__ = [
     "AccountCreate",
+    "AccountDetail",
     "AccountRead",
     "AccountStatus",
     "AccountUpdate",
@@ -22,6 +23,7 @@ __all__ = [
     "ImportError_",
     "ImportReport",
     "Level",
+    "OpenFlag",
     "Platform",
 ]
 
@@ -157,6 +159,24 @@ class AccountRead(AccountFields):
         if isinstance(tags, str):
             return [t for t in tags.split(",") if t]
         return tags
+
+
+class OpenFlag(BaseModel):
+    """An open flag as the account detail shows it."""
+
+    id: int
+    code: str
+    label_zh: str
+    veto: bool
+    opened_at: datetime
+
+
+class AccountDetail(AccountRead):
+    """One account with its open flags and whether it passes inspection (合格: no single-veto
+    flag open)."""
+
+    open_flags: list[OpenFlag]
+    passes_inspection: bool
 
 
 class BulkRequest(BaseModel):
