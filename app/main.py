@@ -19,6 +19,7 @@ from app.checks.router import router as checks_router
 from app.config import Settings, get_settings
 from app.db import Database, utcnow
 from app.errors import install_problem_handlers, problem_response
+from app.flags.router import router as flags_router
 from app.limits import BodyLimitMiddleware
 from app.scheduling.dispatch import last_tick
 from app.scheduling.inline import InlineExecutor
@@ -107,4 +108,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(keys_router)
     app.include_router(audit_router)
     app.include_router(checks_router)
+    app.include_router(flags_router)
     return app
