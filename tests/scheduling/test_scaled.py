@@ -35,8 +35,8 @@ pytestmark = pytest.mark.pg
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNTS = 200
-INTERVAL_S = 24
-LEASE_S = 10
+INTERVAL_S = 30
+LEASE_S = 15
 LATENCY_MS = 800
 # Two checks of one account for one due time would be at most a lease and a check apart;
 # two honest checks are an interval (less 5 % jitter) apart.
