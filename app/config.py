@@ -44,6 +44,10 @@ class Settings(BaseSettings):
         default="inline",
         description="inline: checks run inside `liveness serve`; procrastinate: workers run them.",
     )
+    policy: str = Field(
+        default="national",
+        description="Flag policy: a preset (national, guizhou-2025, beijing-2019) or a TOML file.",
+    )
     scheduler_enabled: bool = Field(
         default=True,
         description="`liveness serve` runs the scheduler (inline executor only).",
@@ -133,6 +137,15 @@ class Settings(BaseSettings):
                 "LIVENESS_DATABASE_URL must start with sqlite+aiosqlite:/// or postgresql+psycopg://"
             )
         return url
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, name: str) -> str:
+        """Refuse a policy that cannot be loaded at start, not at the first check."""
+        from app.flags.policy import load_policy
+
+        load_policy(name)
+        return name
 
     @property
     def is_sqlite(self) -> bool:

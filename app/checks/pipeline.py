@@ -30,6 +30,8 @@ from app.checks.models import CheckResult
 from app.checks.transport import AiohttpTransport, ShardedTransport
 from app.config import Settings
 from app.db import Database, utcnow
+from app.flags.evaluation import evaluate_accounts
+from app.flags.policy import Policy, load_policy
 from app.scheduling.policy import Cadence, next_due
 from monitors import Monitor, MonitorConfig, Observation, Outcome
 
@@ -93,6 +95,11 @@ class CheckRunner:
     def writer(self) -> BatchWriter[_Store, CheckResult | None]:
         """Where finished checks are stored: concurrent checks share one transaction."""
         return self._batches().writer
+
+    @property
+    def policy(self) -> Policy:
+        """The flag policy (LIVENESS_POLICY), loaded once."""
+        return load_policy(self.settings.policy)
 
     def monitor(self, platform: str) -> Monitor:
         """The adapter for ``platform``, created once per runner."""
@@ -177,6 +184,7 @@ async def _store(
     loaded = await session.exec(select(Account).where(col(Account.id).in_(ids)))
     accounts = {account.id: account for account in loaded.all()}
     rows: list[CheckResult | None] = []
+    stored: list[Account] = []
     for item in items:
         account = accounts.get(item.account_id)
         if account is None or (
@@ -201,7 +209,10 @@ async def _store(
         account.lease_until = None
         account.lease_token = None
         session.add(account)
+        stored.append(account)
     await session.flush()
+    # Flags change in the same transaction as the checks that decided them (DESIGN §3).
+    await evaluate_accounts(session, stored, runner.policy, runner.clock())
     return rows
 
 

@@ -68,6 +68,8 @@ def record_observation(session: AsyncSession, account: Account, obs: Observation
     )
     session.add(row)
     account.last_checked_at = obs.observed_at
+    if account.first_checked_at is None:
+        account.first_checked_at = obs.observed_at
     account.last_outcome = obs.outcome.value
     if obs.outcome.is_alive:
         if obs.last_post_at is not None:

@@ -1,10 +1,16 @@
-"""Glue between a stored check and the pure rules: gather the facts, evaluate, apply."""
+"""Glue between stored checks and the pure rules: gather the facts, evaluate, apply.
+
+Checks are stored in batches (app/checks/batching.py), so the facts for a whole batch are
+read with a handful of queries, not a handful per check.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -12,86 +18,107 @@ from app.accounts.models import Account
 from app.checks.models import CheckResult, PlatformHealth
 from app.flags import service
 from app.flags.models import Flag
-from app.flags.policy import FLAG_LABELS, FlagRule, Policy
+from app.flags.policy import FlagRule, Policy
 from app.flags.rules import AccountFacts, Seen, evaluate
 from monitors import Outcome
 
-__all__ = ["evaluate_account"]
+__all__ = ["evaluate_accounts"]
 
 # Enough history for every rule: websites need 7 days of probes (20+ a day).
 _HISTORY_DAYS = 8
-_HISTORY_ROWS = 400
 
 
-async def _history(session: AsyncSession, account_id: int, now: datetime) -> list[Seen]:
+async def _histories(session: AsyncSession, ids: list[int], now: datetime) -> dict[int, list[Seen]]:
     query = (
         select(CheckResult)
         .where(
-            CheckResult.account_id == account_id,
+            col(CheckResult.account_id).in_(ids),
             col(CheckResult.checked_at) >= now - timedelta(days=_HISTORY_DAYS),
         )
         .order_by(col(CheckResult.id).desc())
-        .limit(_HISTORY_ROWS)
     )
-    rows = (await session.exec(query)).all()
-    if not rows:  # a sparse schedule: still look at the latest checks
-        query = (
-            select(CheckResult)
-            .where(CheckResult.account_id == account_id)
-            .order_by(col(CheckResult.id).desc())
-            .limit(10)
+    histories: dict[int, list[Seen]] = defaultdict(list)
+    for r in (await session.exec(query)).all():
+        histories[r.account_id].append(
+            Seen(
+                check_id=r.id or 0,
+                checked_at=r.checked_at,
+                outcome=Outcome(r.outcome),
+                last_post_at=r.last_post_at,
+                followers=r.followers,
+                post_count=r.post_count,
+                verified=r.verified,
+            )
         )
-        rows = (await session.exec(query)).all()
-    return [
-        Seen(
-            check_id=r.id or 0,
-            checked_at=r.checked_at,
-            outcome=Outcome(r.outcome),
-            last_post_at=r.last_post_at,
-            followers=r.followers,
-            post_count=r.post_count,
-            verified=r.verified,
-        )
-        for r in rows
-    ]
+    return histories
 
 
-async def _same_organization(session: AsyncSession, account: Account) -> int:
-    if not account.organization:
-        return 0
+async def _organization_sizes(
+    session: AsyncSession, accounts: Sequence[Account]
+) -> dict[tuple[str, str], int]:
+    keys = sorted({(a.organization, a.platform) for a in accounts if a.organization})
+    if not keys:
+        return {}
     query = (
-        select(func.count())
-        .select_from(Account)
+        select(col(Account.organization), col(Account.platform), func.count())
         .where(
-            Account.organization == account.organization,
-            Account.platform == account.platform,
             Account.status == "active",
-            col(Account.id) != account.id,
+            tuple_(col(Account.organization), col(Account.platform)).in_(keys),
         )
+        .group_by(col(Account.organization), col(Account.platform))
     )
-    return int((await session.exec(query)).one())
+    return {(org, platform): n for org, platform, n in (await session.exec(query)).all()}
 
 
-async def evaluate_account(
-    session: AsyncSession, account: Account, policy: Policy, now: datetime
+async def _open_flags(session: AsyncSession, ids: list[int]) -> dict[int, dict[str, Flag]]:
+    query = select(Flag).where(col(Flag.account_id).in_(ids), Flag.state == "open")
+    flags: dict[int, dict[str, Flag]] = defaultdict(dict)
+    for flag in (await session.exec(query)).all():
+        flags[flag.account_id][flag.code] = flag
+    return flags
+
+
+async def evaluate_accounts(
+    session: AsyncSession, accounts: Sequence[Account], policy: Policy, now: datetime
 ) -> list[Flag]:
-    """Evaluate every flag of ``account`` after a check and apply the changes."""
-    assert account.id is not None
-    if account.status != "active":
-        await service.resolve_all(session, account, now, f"account {account.status}")
-        return []
-    health = await session.get(PlatformHealth, account.platform)
-    facts = AccountFacts(
-        account_id=account.id,
-        platform=account.platform,
-        created_at=account.created_at,
-        same_organization_accounts=await _same_organization(session, account),
-    )
-    history = await _history(session, account.id, now)
-    decisions = evaluate(facts, history, policy, degraded=bool(health and health.degraded), now=now)
-    rules: dict[str, FlagRule] = {
-        code: rule
-        for code in FLAG_LABELS
-        if (rule := policy.rule(code, account.platform)) is not None
+    """Evaluate every flag of each account after its check and apply the changes."""
+    active = [a for a in accounts if a.id is not None and a.status == "active"]
+    changed: list[Flag] = []
+    for account in accounts:
+        if account.status != "active":
+            await service.resolve_all(session, account, now, f"account {account.status}")
+    if not active:
+        return changed
+    ids = [a.id for a in active if a.id is not None]
+    degraded = {
+        h.platform for h in (await session.exec(select(PlatformHealth))).all() if h.degraded
     }
-    return await service.apply_decisions(session, account, decisions, rules, now=now)
+    sizes = await _organization_sizes(session, active)
+    histories = await _histories(session, ids, now)
+    current = await _open_flags(session, ids)
+    for account in active:
+        assert account.id is not None
+        facts = AccountFacts(
+            account_id=account.id,
+            platform=account.platform,
+            created_at=account.created_at,
+            same_organization_accounts=max(
+                0, sizes.get((account.organization, account.platform), 1) - 1
+            ),
+        )
+        decisions = evaluate(
+            facts,
+            histories.get(account.id, []),
+            policy,
+            degraded=account.platform in degraded,
+            now=now,
+        )
+        rules: dict[str, FlagRule] = {
+            code: rule
+            for code in decisions
+            if (rule := policy.rule(code, account.platform)) is not None
+        }
+        changed += await service.apply_decisions(
+            session, account, decisions, rules, now=now, current=current.get(account.id, {})
+        )
+    return changed
