@@ -21,6 +21,7 @@ from app.db import Database, utcnow
 from app.errors import install_problem_handlers, problem_response
 from app.flags.router import router as flags_router
 from app.limits import BodyLimitMiddleware
+from app.reports.router import router as reports_router
 from app.scheduling.dispatch import last_tick
 from app.scheduling.inline import InlineExecutor
 from app.scheduling.scheduler import Scheduler
@@ -109,4 +110,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(checks_router)
     app.include_router(flags_router)
+    app.include_router(reports_router)
     return app

@@ -7,9 +7,11 @@ from app.checks.models import CheckResult, PlatformHealth
 from app.db import metadata
 from app.events.models import OutboxEvent
 from app.flags.models import Flag, FlagChange, FlagSilence
+from app.reports.models import REPORT_INDEXES
 from app.scheduling.models import SchedulerHeartbeat
 
 __all__ = [
+    "REPORT_INDEXES",
     "Account",
     "ApiKey",
     "AuditLog",
