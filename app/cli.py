@@ -397,9 +397,10 @@ def demo(
         port=port,
         check_interval_s=120,
         claim_interval_s=2,
-        gone_confirm_delay_s=60,
-        unknown_backoff_s=30,
+        gone_confirm_delay_s=20,
+        unknown_backoff_s=15,
         canaries=demo_module.canaries_for(population, sim_url),
+        policy="demo",
     )
     rows = demo_module.registry_rows(population, sim_url)
 

@@ -64,7 +64,11 @@ def registry_rows(population: Population, root: str) -> list[dict[str, Any]]:
     rows = []
     for index, account in enumerate(population.accounts):
         code, region, level = REGIONS[index % len(REGIONS)]
-        organization = f"{region}{ORGANIZATIONS[index % len(ORGANIZATIONS)]}"
+        # One organization per account, except that every 45th account is a second account
+        # of an organization on the same platform (重复开设), as a real registry has a few.
+        owner = index - 9 if index % 45 == 9 else index
+        owner_region = REGIONS[owner % len(REGIONS)][1]
+        organization = f"{owner_region}{ORGANIZATIONS[owner % len(ORGANIZATIONS)]}{owner:03d}号"
         rows.append(
             {
                 "platform": account.platform,
@@ -90,9 +94,7 @@ def canaries_for(population: Population, root: str) -> dict[str, dict[str, str]]
             str(account.scenario)
         )
         if role is not None:
-            canaries.setdefault(account.platform, {}).setdefault(
-                role, public_handle(account, root)
-            )
+            canaries.setdefault(account.platform, {}).setdefault(role, public_handle(account, root))
     return canaries
 
 

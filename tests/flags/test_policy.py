@@ -58,5 +58,5 @@ def test_bad_files_are_clear(tmp_path: Path, text: str, needle: str) -> None:
 
 
 def test_unknown_preset() -> None:
-    with pytest.raises(PolicyError, match="known: beijing-2019, guizhou-2025, national"):
+    with pytest.raises(PolicyError, match="known: beijing-2019, demo, guizhou-2025, national"):
         load_policy("mars")
