@@ -36,7 +36,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import uvloop
-from sqlalchemy import func, text
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from app.accounts import service as accounts_service
@@ -331,8 +331,6 @@ async def memory(args: argparse.Namespace) -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
-            async with database.write_session() as session:
-                await session.exec(text("PRAGMA wal_checkpoint(TRUNCATE)"))  # type: ignore[call-overload]
             await database.dispose()
 
 
