@@ -215,10 +215,6 @@ async def time_routes(data: BenchData, requests: int) -> dict[str, list[float]]:
     key = await _viewer_key(url)
     settings = Settings(_env_file=None, database_url=url, scheduler_enabled=False)
     app = create_app(settings)
-    if not any(getattr(r, "path", "").startswith("/api/v1/flags") for r in app.routes):
-        from app.flags.router import router as flags_router  # not yet in create_app
-
-        app.include_router(flags_router)
     at = data.now.isoformat()
     routes = {
         f"summary?group_by={g}": ("/api/v1/reports/summary", {"group_by": g, "at": at})

@@ -152,7 +152,8 @@ def _flags_query(group_by: str, at: datetime, scope_prefix: str | None) -> Selec
 
 async def _rows(read: ReadSessions, query: Select[Any]) -> list[Row[Any]]:
     async with read() as session:
-        return list((await session.execute(query)).all())
+        connection = await session.connection()
+        return list((await connection.execute(query)).all())
 
 
 async def summary(
