@@ -64,7 +64,8 @@ def _sheet(table: export.Table, fmt: str, stem: str, at: datetime, sheet: str) -
 
 
 def _row(group: service.GroupCounts) -> SummaryRow:
-    return SummaryRow(
+    # Built from our own counts, so unvalidated: 4,000 organisations cost ~20 ms to validate.
+    return SummaryRow.model_construct(
         key=group.key,
         name=group.name,
         total=group.total,
@@ -87,7 +88,7 @@ async def summary(
     group_by: Annotated[GroupBy, Query()] = "region",
     at: AtQuery = None,
     format: FormatQuery = "json",
-) -> Summary | Response:
+) -> Response:
     """Totals, checked, passing (合格: no single-veto flag open), pass rate and open-flag counts
     per group as of ``at``, computed from flag history, within the key's region."""
     when = _at(at)
@@ -97,13 +98,15 @@ async def summary(
     if format != "json":
         table = export.summary_table(group_by, groups, totals)
         return _sheet(table, format, f"summary-{group_by}", when, "汇总")
-    return Summary(
+    body = Summary.model_construct(
         at=when,
         group_by=group_by,
         labels=dict(FLAG_LABELS),
         groups=[_row(g) for g in groups],
         totals=_row(totals),
     )
+    # Serialised once here; through response_model FastAPI would validate it all again.
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def _problem(account: Account, flags: list[Flag]) -> ProblemAccount:
