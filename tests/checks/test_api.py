@@ -175,6 +175,8 @@ async def test_readyz_fails_when_the_scheduler_stalls(settings: Settings) -> Non
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            # Stop the jobs so the test alone writes the heartbeat, then tick once by hand.
+            await app.state.scheduler.shutdown()
             await app.state.scheduler.tick()
             ready = await client.get("/readyz")
             assert ready.status_code == 200 and ready.json()["scheduler_last_tick"]
