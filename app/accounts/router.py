@@ -29,6 +29,7 @@ from app.audit.service import record
 from app.db import utcnow
 from app.deps import OperatorDep, ReadSessionDep, SettingsDep, ViewerDep, WriteSessionDep
 from app.errors import Problem
+from app.events.service import account_data, emit
 from app.flags import service as flags_service
 from app.flags.policy import FLAG_LABELS
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
@@ -118,6 +119,14 @@ async def create_account(
         raise _conflict(exc) from None
     except service.OutOfScope:
         raise _outside(principal.region_prefix) from None
+    emit(
+        session,
+        "account.created",
+        account_data(account),
+        at=utcnow(),
+        account_id=account.id,
+        region_code=account.region_code,
+    )
     record(
         session,
         principal,
@@ -274,6 +283,16 @@ async def update_account(
         raise _outside(principal.region_prefix) from None
     if account.status != "active":  # archived and closed accounts carry no flags
         await flags_service.resolve_all(session, account, utcnow(), f"account {account.status}")
+    changes = patch.model_dump(exclude_unset=True, mode="json")
+    event = "account.archived" if changes.get("status") == "archived" else "account.updated"
+    emit(
+        session,
+        event,
+        account_data(account, changes),
+        at=utcnow(),
+        account_id=account.id,
+        region_code=account.region_code,
+    )
     record(
         session,
         principal,
@@ -294,5 +313,13 @@ async def archive_account(
         raise _not_found(account_id)
     account = await service.archive_account(session, account)
     await flags_service.resolve_all(session, account, utcnow(), "account archived")
+    emit(
+        session,
+        "account.archived",
+        account_data(account, {"status": "archived"}),
+        at=utcnow(),
+        account_id=account.id,
+        region_code=account.region_code,
+    )
     record(session, principal, "account.archive", f"account:{account_id}")
     return account

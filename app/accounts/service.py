@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,6 +20,7 @@ from app.accounts.models import Account
 from app.accounts.schemas import AccountCreate, AccountStatus, AccountUpdate
 from app.auth.service import Principal
 from app.db import utcnow
+from app.events.service import account_data, emit_many
 
 __all__ = [
     "AccountFilters",
@@ -281,6 +283,8 @@ async def upsert_accounts(
             new_rows.append((outcome, values))
     if new_rows and not dry_run:
         await _insert_many(session, new_rows)
+    if not dry_run:
+        await _emit_upsert_events(session, existing, valid, outcomes, new_rows)
     return [o if o is not None else RowOutcome("error") for o in outcomes]
 
 
@@ -332,6 +336,30 @@ def _apply_row(
         account.updated_at = utcnow()
         session.add(account)
     return RowOutcome("updated", account.id), None
+
+
+async def _emit_upsert_events(
+    session: AsyncSession,
+    existing: dict[tuple[str, str], Account],
+    valid: dict[tuple[str, str], tuple[int, AccountCreate]],
+    outcomes: list[RowOutcome | None],
+    new_rows: list[tuple[RowOutcome, dict[str, Any]]],
+) -> None:
+    """account.created / account.updated for every row that changed the registry."""
+    events: list[tuple[str, dict[str, Any], int | None, str | None]] = []
+    for outcome, values in new_rows:
+        created = SimpleNamespace(**values, id=outcome.account_id)
+        events.append(
+            ("account.created", account_data(created), outcome.account_id, values["region_code"])
+        )
+    for key, (index, _data) in valid.items():
+        row_outcome = outcomes[index]
+        account = existing.get(key)
+        if row_outcome is not None and row_outcome.status == "updated" and account is not None:
+            events.append(
+                ("account.updated", account_data(account), account.id, account.region_code)
+            )
+    await emit_many(session, events, at=utcnow())
 
 
 async def _load_by_keys(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from app.checks import service
 from app.checks.pipeline import CheckRunner
+from app.events.service import emit
 
 __all__ = ["CanaryVerdict", "judge", "run_canaries"]
 
@@ -53,12 +54,21 @@ async def run_canaries(runner: CheckRunner) -> list[tuple[CanaryVerdict, bool]]:
                 classes[role] = None
         verdict = judge(platform, classes["alive"], classes["absent"])
         async with runner.database.write_session() as session:
-            _health, changed = await service.set_health(
-                session,
-                platform,
-                degraded=verdict.degraded,
-                reason=verdict.reason,
-                now=runner.clock(),
+            now = runner.clock()
+            health, changed = await service.set_health(
+                session, platform, degraded=verdict.degraded, reason=verdict.reason, now=now
             )
+            if changed:
+                emit(
+                    session,
+                    "platform.degraded" if health.degraded else "platform.recovered",
+                    {
+                        "platform": platform,
+                        "degraded": health.degraded,
+                        "reason": verdict.reason,
+                        "changed_at": now.isoformat(),
+                    },
+                    at=now,
+                )
         results.append((verdict, changed))
     return results

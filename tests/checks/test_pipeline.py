@@ -8,13 +8,14 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.accounts.models import Account
 from app.checks.models import CheckResult
 from app.checks.pipeline import CheckRunner, run_check
 from app.config import Settings
 from app.db import Database, utcnow
+from app.events.models import OutboxEvent
 from app.scheduling import dispatch
 from app.scheduling.canaries import judge, run_canaries
 from monitors import MonitorConfig, Observation
@@ -176,3 +177,7 @@ async def test_canaries_mark_a_platform_degraded_and_recovered(
         broken["on"] = False
         [(verdict, changed)] = await run_canaries(runner)
         assert verdict.degraded is False and changed is True
+    async with database.read_session() as session:
+        events = (await session.exec(select(OutboxEvent).order_by(col(OutboxEvent.id)))).all()
+    assert [e.type for e in events] == ["platform.degraded", "platform.recovered"]
+    assert json.loads(events[0].payload)["platform"] == "appstore"
