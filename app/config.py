@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from monitors import MonitorConfig
@@ -98,6 +98,30 @@ class Settings(BaseSettings):
         '{"weibo": {"alive": "1234567890", "absent": "1000000001"}}.',
     )
 
+    # Webhooks (DESIGN §8).
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow webhook URLs resolving to loopback, private or metadata addresses.",
+    )
+    webhook_timeout_s: float = Field(
+        default=15.0, gt=0, le=60, description="A webhook delivery fails after this long."
+    )
+    webhook_lease_s: int = Field(
+        default=60, ge=2, description="A delivery being sent is retried by others after this."
+    )
+    webhook_interval_s: float = Field(
+        default=1.0, gt=0, description="How often due webhook deliveries are looked for."
+    )
+    webhook_concurrency: int = Field(
+        default=20, ge=1, description="Webhook deliveries in flight per process."
+    )
+    webhook_retry_window_s: int = Field(
+        default=3 * 86400, ge=60, description="Retries stop (and the endpoint is disabled) after."
+    )
+    webhook_rotation_s: int = Field(
+        default=86400, ge=0, description="After a secret rotation the old one also signs this long."
+    )
+
     # Upstreams: every base URL and credential is a setting (DESIGN §4.3).
     simulator_url: str | None = Field(
         default=None, description="Point every platform at the bundled simulator at this URL."
@@ -146,6 +170,13 @@ class Settings(BaseSettings):
 
         load_policy(name)
         return name
+
+    @model_validator(mode="after")
+    def _lease_outlasts_timeout(self) -> Settings:
+        """A delivery lease shorter than its timeout would let two processes send it."""
+        if self.webhook_lease_s <= self.webhook_timeout_s:
+            raise ValueError("LIVENESS_WEBHOOK_LEASE_S must exceed LIVENESS_WEBHOOK_TIMEOUT_S")
+        return self
 
     @property
     def is_sqlite(self) -> bool:
