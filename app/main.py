@@ -19,6 +19,7 @@ from app.checks.router import router as checks_router
 from app.config import Settings, get_settings
 from app.db import Database, utcnow
 from app.errors import install_problem_handlers, problem_response
+from app.events.router import router as webhooks_router
 from app.flags.router import router as flags_router
 from app.limits import BodyLimitMiddleware
 from app.reports.router import router as reports_router
@@ -111,4 +112,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(checks_router)
     app.include_router(flags_router)
     app.include_router(reports_router)
+    app.include_router(webhooks_router)
     return app

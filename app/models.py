@@ -6,6 +6,7 @@ from app.auth.models import ApiKey
 from app.checks.models import CheckResult, PlatformHealth
 from app.db import metadata
 from app.events.models import OutboxEvent
+from app.events.webhook_models import WebhookDelivery, WebhookEndpoint
 from app.flags.models import Flag, FlagChange, FlagSilence
 from app.reports.models import REPORT_INDEXES
 from app.scheduling.models import SchedulerHeartbeat
@@ -22,5 +23,7 @@ __all__ = [
     "OutboxEvent",
     "PlatformHealth",
     "SchedulerHeartbeat",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

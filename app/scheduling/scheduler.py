@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.checks import service as checks_service
 from app.checks.pipeline import CheckRunner
+from app.events.sender import Deliverer
 from app.scheduling import dispatch
 from app.scheduling.canaries import run_canaries
 from app.scheduling.dispatch import Claim
@@ -53,6 +54,7 @@ class Scheduler:
         self.name = name or default_name()
         self._aps: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[object]] = set()
+        self._deliverer: Deliverer | None = None
 
     async def tick(self, now: datetime | None = None) -> int:
         """Claim what the executor can take, hand it over, and record the heartbeat."""
@@ -116,6 +118,16 @@ class Scheduler:
                 next_run_time=self.runner.clock(),
                 **common,
             )
+        # Webhooks: fan out new events and send due deliveries (state in the database).
+        self._deliverer = Deliverer(self.runner.database, settings, clock=self.runner.clock)
+        aps.add_job(
+            self._safe(self._deliverer.tick),
+            "interval",
+            seconds=settings.webhook_interval_s,
+            id="webhooks",
+            next_run_time=self.runner.clock(),
+            **common,
+        )
         aps.start()
         self._aps = aps
 
@@ -144,3 +156,6 @@ class Scheduler:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._deliverer is not None:
+            await self._deliverer.aclose(grace_s)
+            self._deliverer = None

@@ -13,7 +13,13 @@ from tests.accounts.factories import account_payload
 from tests.conftest import Keys
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-ADMIN_PREFIXES = ("/api/v1/keys", "/api/v1/audit")
+ADMIN_PREFIXES = (
+    "/api/v1/keys",
+    "/api/v1/audit",
+    "/api/v1/webhooks",
+    "/api/v1/deliveries",
+    "/api/v1/events",
+)
 # POST routes that only read: drawing a spot-check sample changes nothing.
 READ_POSTS = {"/api/v1/samples"}
 

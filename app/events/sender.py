@@ -1,0 +1,183 @@
+"""The webhook sender: a scheduler job that fans out new events and sends due deliveries.
+
+Each attempt is claimed (leased) in one short transaction, sent without holding any
+transaction, and recorded in another; a process killed mid-send leaves a lease that simply
+expires, and the attempt is made again (the same ``webhook-id``, so receivers can dedupe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime
+
+import httpx
+
+from app import __version__
+from app.config import Settings
+from app.db import Database, utcnow
+from app.events import delivery
+from app.events.delivery import Job, Outcome
+from app.events.signing import signature_header
+from app.events.ssrf import BlockedURL, check_url
+
+__all__ = ["Deliverer", "make_webhook_client", "send"]
+
+logger = logging.getLogger(__name__)
+ERROR_BODY_BYTES = 200
+
+
+def make_webhook_client(settings: Settings) -> httpx.AsyncClient:
+    """The deliveries' own client: never follows redirects (a 3xx is a failure), times out
+    after ``webhook_timeout_s``."""
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        timeout=httpx.Timeout(settings.webhook_timeout_s),
+        limits=httpx.Limits(max_connections=settings.webhook_concurrency),
+        headers={"user-agent": f"liveness-webhooks/{__version__}"},
+    )
+
+
+async def send(
+    client: httpx.AsyncClient, job: Job, *, now: datetime, allow_private: bool
+) -> Outcome:
+    """Make one attempt: check the target's addresses, sign, POST, and classify the answer."""
+    try:
+        await check_url(job.url, allow_private=allow_private)
+    except BlockedURL as exc:
+        return Outcome(None, f"blocked: {exc}")
+    timestamp = int(now.timestamp())
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": job.msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(list(job.secrets), job.msg_id, timestamp, job.body),
+    }
+    try:
+        async with client.stream("POST", job.url, content=job.body, headers=headers) as response:
+            code = response.status_code
+            if 200 <= code < 300:
+                return Outcome(code, None)
+            snippet = b""
+            async for chunk in response.aiter_bytes():
+                snippet += chunk
+                if len(snippet) >= ERROR_BODY_BYTES:
+                    break
+            detail = snippet[:ERROR_BODY_BYTES].decode("utf-8", "replace").strip()
+            if 300 <= code < 400:
+                where = response.headers.get("location", "?")
+                error = f"HTTP {code}: redirect to {where} not followed"
+            else:
+                error = f"HTTP {code}" + (f": {detail}" if detail else "")
+            retry_after = delivery.parse_retry_after(response.headers.get("retry-after"), now)
+            return Outcome(code, error, retry_after)
+    except httpx.TimeoutException:
+        return Outcome(None, f"timed out after {client.timeout.read:g} s")
+    except httpx.HTTPError as exc:
+        return Outcome(None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+
+class Deliverer:
+    """Sends due deliveries with at most ``webhook_concurrency`` in flight."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        client: httpx.AsyncClient | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.clock = clock
+        self.client = client or make_webhook_client(settings)
+        self.rng = rng or random.Random()
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def fan_out(self, now: datetime) -> int:
+        """Hand every new outbox event to its endpoints; returns deliveries created."""
+        created = 0
+        while True:
+            async with self.database.write_session() as session:
+                events, rows = await delivery.fan_out(session, now=now)
+            created += rows
+            if events < 500:
+                return created
+
+    async def tick(self, now: datetime | None = None, *, wait: bool = False) -> int:
+        """Fan out, then keep every slot busy until nothing more is due. With ``wait`` (tests,
+        bench), return only when every attempt started has been recorded; ``now`` fixes the
+        time of every step. Returns the attempts started."""
+        await self.fan_out(now or self.clock())
+        started = 0
+        while True:
+            free = self.settings.webhook_concurrency - len(self._in_flight)
+            jobs: list[Job] = []
+            if free > 0:
+                async with self.database.write_session() as session:
+                    jobs = await delivery.claim_due(
+                        session,
+                        now=now or self.clock(),
+                        limit=free,
+                        lease_s=self.settings.webhook_lease_s,
+                    )
+            for job in jobs:
+                task = asyncio.create_task(self._attempt(job, now))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+            started += len(jobs)
+            if free > 0 and len(jobs) < free:
+                break
+            await asyncio.wait(list(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
+        if wait and self._in_flight:
+            await asyncio.wait(list(self._in_flight))
+        return started
+
+    async def drain(self, now: datetime | None = None) -> int:
+        """Tick until nothing is due at ``now`` (tests and bench); returns attempts made."""
+        total = 0
+        while made := await self.tick(now, wait=True):
+            total += made
+        return total
+
+    async def _attempt(self, job: Job, fixed_now: datetime | None) -> None:
+        now = fixed_now or self.clock()
+        try:
+            outcome = await send(
+                self.client, job, now=now, allow_private=self.settings.webhook_allow_private
+            )
+        except Exception as exc:  # never lose the attempt: it is recorded as a failure
+            logger.exception("webhook delivery %d failed unexpectedly", job.delivery_id)
+            outcome = Outcome(None, f"internal error: {type(exc).__name__}")
+        if not outcome.ok:
+            logger.info(
+                "webhook delivery %d to endpoint %d failed: %s",
+                job.delivery_id,
+                job.endpoint_id,
+                outcome.error,
+            )
+        try:
+            async with self.database.write_session() as session:
+                await delivery.record(
+                    session,
+                    job,
+                    outcome,
+                    now=fixed_now or self.clock(),
+                    window_s=self.settings.webhook_retry_window_s,
+                    rng=self.rng,
+                )
+        except Exception:  # the lease expires and the attempt is made again
+            logger.exception("recording webhook delivery %d failed", job.delivery_id)
+
+    async def aclose(self, grace_s: float = 5.0) -> None:
+        """Let attempts in flight finish (up to ``grace_s``), then close the client."""
+        if self._in_flight:
+            _done, pending = await asyncio.wait(list(self._in_flight), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.client.aclose()
