@@ -216,7 +216,8 @@ async def record(
         delivery.status = "succeeded"
         delivery.succeeded_at = now
         delivery.next_attempt_at = None
-        await session.execute(
+        connection = await session.connection()
+        await connection.execute(
             update(WebhookEndpoint)
             .where(col(WebhookEndpoint.id) == job.endpoint_id)
             .where(col(WebhookEndpoint.failing_since).is_not(None))
