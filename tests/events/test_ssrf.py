@@ -1,0 +1,104 @@
+"""The SSRF guard refuses private targets at create, at update and at delivery time."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.db import Database
+from app.events.sender import Deliverer
+from app.events.ssrf import BlockedURL, blocked_reason, check_url
+from app.main import create_app
+from tests.conftest import Keys
+from tests.events.receiver import running_receiver
+from tests.events.test_delivery import add_endpoint, add_events, deliveries
+
+BLOCKED = [
+    ("http://127.0.0.1/hook", "loopback"),
+    ("http://10.1.2.3/hook", "private"),
+    ("http://192.168.0.10:8080/hook", "private"),
+    ("http://169.254.169.254/latest/meta-data/", "cloud metadata"),
+    ("http://[fd00:ec2::254]/", "cloud metadata"),
+    ("http://[::1]:8080/hook", "loopback"),
+    ("http://[::ffff:127.0.0.1]/", "loopback"),
+    ("http://0.0.0.0/", "unspecified"),
+    ("http://localhost:8000/hook", "loopback"),  # a hostname resolving to loopback
+]
+
+
+@pytest.mark.parametrize(("url", "reason"), BLOCKED)
+async def test_private_targets_are_refused(url: str, reason: str) -> None:
+    with pytest.raises(BlockedURL, match=reason):
+        await check_url(url, allow_private=False)
+    await check_url(url, allow_private=True)
+
+
+def test_public_addresses_pass_and_others_are_named() -> None:
+    assert blocked_reason(ipaddress.ip_address("93.184.216.34")) is None
+    assert blocked_reason(ipaddress.ip_address("2606:4700::1111")) is None
+    assert blocked_reason(ipaddress.ip_address("224.0.0.1")) == "a multicast address"
+    assert blocked_reason(ipaddress.ip_address("100.64.0.1")) is not None  # carrier-grade NAT
+    assert blocked_reason(ipaddress.ip_address("100.100.100.200")) == "a cloud metadata address"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://example.com/", "https:// or http://"),
+        ("https://user:pw@example.com/", "credentials"),
+        ("https:///path", "no host"),
+        ("https://example.com:99999/", "not valid"),
+    ],
+)
+async def test_bad_urls_are_refused_even_when_private_is_allowed(url: str, message: str) -> None:
+    with pytest.raises(BlockedURL, match=message):
+        await check_url(url, allow_private=True)
+
+
+@pytest.fixture
+async def guarded_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = Settings(_env_file=None, database_url=database_url, scheduler_enabled=False)
+    assert settings.webhook_allow_private is False
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+async def test_the_api_refuses_private_urls(guarded_client: httpx.AsyncClient, keys: Keys) -> None:
+    admin = keys.header(keys.admin)
+    for url, reason in BLOCKED:
+        response = await guarded_client.post("/api/v1/webhooks", json={"url": url}, headers=admin)
+        assert response.status_code == 422, url
+        assert response.json()["errors"][0]["field"] == "url"
+        assert reason in response.json()["detail"]
+    listed = await guarded_client.get("/api/v1/webhooks", headers=admin)
+    assert listed.json()["items"] == []
+
+
+async def test_a_blocked_delivery_fails_with_a_clear_error(
+    database: Database, settings: Settings
+) -> None:
+    """An endpoint stored while allowed (or whose DNS changed) is re-checked before sending."""
+    with running_receiver() as receiver:
+        await add_endpoint(database, receiver.url)
+        await add_events(database, 1)
+        guarded = settings.model_copy(update={"webhook_allow_private": False})
+        deliverer = Deliverer(database, guarded)
+        try:
+            await deliverer.drain(datetime(2026, 11, 23, tzinfo=UTC))
+        finally:
+            await deliverer.aclose()
+    [row] = await deliveries(database)
+    assert receiver.received == []
+    assert row.status == "pending" and row.attempts == 1 and row.last_status_code is None
+    assert row.last_error is not None and row.last_error.startswith(
+        "blocked: 127.0.0.1 resolves to"
+    )
+    assert "LIVENESS_WEBHOOK_ALLOW_PRIVATE" in row.last_error
