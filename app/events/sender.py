@@ -16,6 +16,7 @@ from datetime import datetime
 import httpx
 
 from app import __version__
+from app.checks.transport import AiohttpTransport, ShardedTransport
 from app.config import Settings
 from app.db import Database, utcnow
 from app.events import delivery
@@ -30,12 +31,17 @@ ERROR_BODY_BYTES = 200
 
 
 def make_webhook_client(settings: Settings) -> httpx.AsyncClient:
-    """The deliveries' own client: never follows redirects (a 3xx is a failure), times out
-    after ``webhook_timeout_s``."""
+    """The deliveries' own client, on the transport the checks use (LIVENESS_HTTP_TRANSPORT):
+    never follows redirects (a 3xx is a failure), times out after ``webhook_timeout_s``."""
+    transport: httpx.AsyncBaseTransport
+    if settings.http_transport == "aiohttp":
+        transport = AiohttpTransport(max_connections=settings.webhook_concurrency)
+    else:
+        transport = ShardedTransport(max_connections=settings.webhook_concurrency)
     return httpx.AsyncClient(
         follow_redirects=False,
         timeout=httpx.Timeout(settings.webhook_timeout_s),
-        limits=httpx.Limits(max_connections=settings.webhook_concurrency),
+        transport=transport,
         headers={"user-agent": f"liveness-webhooks/{__version__}"},
     )
 
@@ -97,6 +103,10 @@ class Deliverer:
         self.client = client or make_webhook_client(settings)
         self.rng = rng or random.Random()
         self._in_flight: set[asyncio.Task[None]] = set()
+        # One writer at a time in this process: concurrent BEGIN IMMEDIATEs on SQLite would
+        # wait in SQLite's busy handler (which sleeps), cutting throughput by half or more.
+        self._write_lock = asyncio.Lock()
+        self._outcomes: list[tuple[Job, Outcome, datetime]] = []
 
     async def fan_out(self, now: datetime) -> int:
         """Hand every new outbox event to its endpoints; returns deliveries created."""
@@ -118,7 +128,7 @@ class Deliverer:
             free = self.settings.webhook_concurrency - len(self._in_flight)
             jobs: list[Job] = []
             if free > 0:
-                async with self.database.write_session() as session:
+                async with self._write_lock, self.database.write_session() as session:
                     jobs = await delivery.claim_due(
                         session,
                         now=now or self.clock(),
@@ -132,7 +142,12 @@ class Deliverer:
             started += len(jobs)
             if free > 0 and len(jobs) < free:
                 break
-            await asyncio.wait(list(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
+            # Claim again once half the slots are free: one claim per few deliveries, not each.
+            refill = self.settings.webhook_concurrency - max(
+                1, self.settings.webhook_concurrency // 2
+            )
+            while len(self._in_flight) > refill:
+                await asyncio.wait(list(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
         if wait and self._in_flight:
             await asyncio.wait(list(self._in_flight))
         return started
@@ -160,18 +175,28 @@ class Deliverer:
                 job.endpoint_id,
                 outcome.error,
             )
-        try:
-            async with self.database.write_session() as session:
-                await delivery.record(
-                    session,
-                    job,
-                    outcome,
-                    now=fixed_now or self.clock(),
-                    window_s=self.settings.webhook_retry_window_s,
-                    rng=self.rng,
-                )
-        except Exception:  # the lease expires and the attempt is made again
-            logger.exception("recording webhook delivery %d failed", job.delivery_id)
+        self._outcomes.append((job, outcome, fixed_now or self.clock()))
+        await self._record_outcomes()
+
+    async def _record_outcomes(self) -> None:
+        # Group commit: whoever gets the lock writes every outcome waiting by then.
+        async with self._write_lock:
+            batch, self._outcomes = self._outcomes, []
+            if not batch:
+                return
+            try:
+                async with self.database.write_session() as session:
+                    for job, outcome, at in batch:
+                        await delivery.record(
+                            session,
+                            job,
+                            outcome,
+                            now=at,
+                            window_s=self.settings.webhook_retry_window_s,
+                            rng=self.rng,
+                        )
+            except Exception:  # the leases expire and the attempts are made again
+                logger.exception("recording %d webhook deliveries failed", len(batch))
 
     async def aclose(self, grace_s: float = 5.0) -> None:
         """Let attempts in flight finish (up to ``grace_s``), then close the client."""
