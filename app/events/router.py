@@ -30,6 +30,8 @@ from app.events.webhook_schemas import (
     WebhookCreated,
     WebhookRead,
     WebhookUpdate,
+    delivery_read,
+    webhook_read,
 )
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 
@@ -38,25 +40,6 @@ router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 EventType = Annotated[
     str | None, Query(pattern=r"^[a-z]+\.[a-z]+$", description="e.g. flag.opened")
 ]
-
-
-def webhook_read(endpoint: WebhookEndpoint) -> WebhookRead:
-    """The API view of an endpoint: never its secrets."""
-    assert endpoint.id is not None
-    return WebhookRead(
-        id=endpoint.id,
-        url=endpoint.url,
-        description=endpoint.description,
-        event_types=service.event_types_of(endpoint),
-        region_prefix=endpoint.region_prefix,
-        enabled=endpoint.enabled,
-        created_at=endpoint.created_at,
-        updated_at=endpoint.updated_at,
-        created_by=endpoint.created_by,
-        disabled_at=endpoint.disabled_at,
-        disabled_reason=endpoint.disabled_reason,
-        previous_secret_until=endpoint.previous_secret_until,
-    )
 
 
 async def _checked_url(url: str, allow_private: bool) -> str:
@@ -191,26 +174,6 @@ async def rotate_secret(
     record(session, principal, "webhook.rotate_secret", f"webhook:{webhook_id}")
     return SecretRotated(
         id=webhook_id, secret=secret, previous_secret_until=endpoint.previous_secret_until
-    )
-
-
-def delivery_read(row: WebhookDelivery, event: OutboxEvent) -> DeliveryRead:
-    """The API view of a delivery, named by its event."""
-    assert row.id is not None
-    return DeliveryRead(
-        id=row.id,
-        endpoint_id=row.endpoint_id,
-        event_id=event.event_id,
-        event_type=event.type,
-        event_created_at=event.created_at,
-        status=row.status,
-        attempts=row.attempts,
-        last_attempt_at=row.last_attempt_at,
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        next_attempt_at=row.next_attempt_at,
-        succeeded_at=row.succeeded_at,
-        created_at=row.created_at,
     )
 
 

@@ -8,6 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.events.models import OutboxEvent
+from app.events.webhook_models import WebhookDelivery, WebhookEndpoint
+
 __all__ = [
     "DeliveryRead",
     "EventRead",
@@ -17,6 +20,8 @@ __all__ = [
     "WebhookCreated",
     "WebhookRead",
     "WebhookUpdate",
+    "delivery_read",
+    "webhook_read",
 ]
 
 SubscribableType = Literal[
@@ -134,4 +139,43 @@ class EventRead(BaseModel):
 
     _parse = field_validator("data", mode="before")(
         lambda v: json.loads(v) if isinstance(v, str) else v
+    )
+
+
+def webhook_read(endpoint: WebhookEndpoint) -> WebhookRead:
+    """The API view of an endpoint: never its secrets."""
+    assert endpoint.id is not None
+    return WebhookRead(
+        id=endpoint.id,
+        url=endpoint.url,
+        description=endpoint.description,
+        event_types=json.loads(endpoint.event_types) if endpoint.event_types else None,
+        region_prefix=endpoint.region_prefix,
+        enabled=endpoint.enabled,
+        created_at=endpoint.created_at,
+        updated_at=endpoint.updated_at,
+        created_by=endpoint.created_by,
+        disabled_at=endpoint.disabled_at,
+        disabled_reason=endpoint.disabled_reason,
+        previous_secret_until=endpoint.previous_secret_until,
+    )
+
+
+def delivery_read(row: WebhookDelivery, event: OutboxEvent) -> DeliveryRead:
+    """The API view of a delivery, named by its event."""
+    assert row.id is not None
+    return DeliveryRead(
+        id=row.id,
+        endpoint_id=row.endpoint_id,
+        event_id=event.event_id,
+        event_type=event.type,
+        event_created_at=event.created_at,
+        status=row.status,
+        attempts=row.attempts,
+        last_attempt_at=row.last_attempt_at,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        next_attempt_at=row.next_attempt_at,
+        succeeded_at=row.succeeded_at,
+        created_at=row.created_at,
     )
