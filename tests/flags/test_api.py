@@ -193,4 +193,4 @@ async def test_archiving_resolves_open_flags(
         )
     ).json()["items"]
     assert open_now == []
-    assert (await _events(database))[-2:] == ["flag.resolved", "flag.resolved"]
+    assert (await _events(database))[-3:] == ["flag.resolved", "flag.resolved", "account.archived"]
