@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+PYTEST ?= $(BIN)/pytest
 
 .PHONY: demo test lint typecheck check migrations-check bench clean
 
@@ -15,7 +16,7 @@ demo: $(BIN)/.installed  ## Run the service on SQLite against the bundled simula
 	$(BIN)/liveness demo
 
 test: $(BIN)/.installed  ## Run the whole test suite (SQLite and PostgreSQL)
-	$(BIN)/pytest -q
+	$(PYTEST) -q
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
