@@ -315,12 +315,22 @@ def _scaled_settings(command: str) -> Settings:
     return settings
 
 
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        min=1, max=65535, help="Serve this process's counters on /metrics at this port (off)."
+    ),
+]
+
+
 @app.command()
-def scheduler() -> None:
+def scheduler(metrics_port: MetricsPort = None) -> None:
     """Scaled mode: claim due accounts and queue them for workers (run exactly one)."""
+    from app.metrics.process import serve_process_metrics
     from app.scheduling.scaled import serve_scheduler
 
     settings = _scaled_settings("scheduler")
+    serve_process_metrics(metrics_port, settings.metrics_host, settings.build_revision)
     console.print(
         f"scheduler: claiming up to {settings.claim_batch} due accounts every "
         f"{settings.claim_interval_s:g} s, lease {settings.lease_s} s, queues checks.<platform>"
@@ -337,8 +347,10 @@ def worker(
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="Checks in flight (default LIVENESS_MAX_CONCURRENCY).")
     ] = None,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Scaled mode: run queued checks of the given platforms (any number, on any machine)."""
+    from app.metrics.process import serve_process_metrics
     from app.scheduling.queue import queue_for
     from app.scheduling.scaled import parse_platforms, serve_worker
     from monitors import PLATFORMS
@@ -350,6 +362,7 @@ def worker(
         err.print(f"[red]--queues: {exc}[/red]")
         raise typer.Exit(2) from None
     slots = concurrency or settings.max_concurrency
+    serve_process_metrics(metrics_port, settings.metrics_host, settings.build_revision)
     console.print(
         f"worker: {slots} checks in flight on queues {', '.join(queue_for(p) for p in platforms)}"
     )

@@ -98,6 +98,23 @@ class Settings(BaseSettings):
         '{"weibo": {"alive": "1234567890", "absent": "1000000001"}}.',
     )
 
+    # Metrics (DESIGN §10).
+    metrics_per_account: bool = Field(
+        default=True,
+        description="Per-account series on /metrics (last post, last check, info, open flags); "
+        "turn off for very large registries.",
+    )
+    metrics_require_key: bool = Field(
+        default=False,
+        description="/metrics needs a bearer key without a region scope (open by default).",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the scheduler's and workers' /metrics listen on."
+    )
+    build_revision: str = Field(
+        default="unknown", description="Source revision shown in liveness_build_info."
+    )
+
     # Webhooks (DESIGN §8).
     webhook_allow_private: bool = Field(
         default=False,

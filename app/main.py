@@ -22,6 +22,8 @@ from app.errors import install_problem_handlers, problem_response
 from app.events.router import router as webhooks_router
 from app.flags.router import router as flags_router
 from app.limits import BodyLimitMiddleware
+from app.metrics.process import set_build_info
+from app.metrics.router import router as metrics_router
 from app.reports.router import router as reports_router
 from app.scheduling.dispatch import last_tick
 from app.scheduling.inline import InlineExecutor
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = database
         app.state.runner = runner
         app.state.started_at = utcnow()
+        set_build_info(settings.build_revision)
         scheduler: Scheduler | None = None
         executor: InlineExecutor | None = None
         if settings.executor == "inline" and settings.scheduler_enabled:
@@ -113,4 +116,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(flags_router)
     app.include_router(reports_router)
     app.include_router(webhooks_router)
+    app.include_router(metrics_router)
     return app

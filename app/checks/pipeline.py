@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,7 @@ from app.config import Settings
 from app.db import Database, utcnow
 from app.flags.evaluation import evaluate_accounts
 from app.flags.policy import Policy, load_policy
+from app.metrics.process import record_check
 from app.scheduling.policy import Cadence, next_due
 from monitors import Monitor, MonitorConfig, Observation, Outcome
 
@@ -148,7 +150,9 @@ async def run_check(
         await _release(runner, account_id, lease_token)
         return None
 
+    started = time.perf_counter()
     observation = await runner.observe(account.platform, account.handle)
+    record_check(account.platform, observation.outcome, time.perf_counter() - started)
     return await runner.writer().submit(_Store(account_id, lease_token, observation))
 
 

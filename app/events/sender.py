@@ -23,6 +23,7 @@ from app.events import delivery
 from app.events.delivery import Job, Outcome
 from app.events.signing import signature_header
 from app.events.ssrf import BlockedURL, check_url
+from app.metrics.process import record_delivery
 
 __all__ = ["Deliverer", "make_webhook_client", "send"]
 
@@ -186,7 +187,7 @@ class Deliverer:
                 return
             try:
                 async with self.database.write_session() as session:
-                    for job, outcome, at in batch:
+                    statuses = [
                         await delivery.record(
                             session,
                             job,
@@ -195,8 +196,13 @@ class Deliverer:
                             window_s=self.settings.webhook_retry_window_s,
                             rng=self.rng,
                         )
+                        for job, outcome, at in batch
+                    ]
             except Exception:  # the leases expire and the attempts are made again
                 logger.exception("recording %d webhook deliveries failed", len(batch))
+                return
+            for status in statuses:  # counted once committed, so a retried batch counts once
+                record_delivery(status)
 
     async def aclose(self, grace_s: float = 5.0) -> None:
         """Let attempts in flight finish (up to ``grace_s``), then close the client."""
