@@ -395,47 +395,15 @@ def demo(
     ),
 ) -> None:
     """Run the service on SQLite against the bundled simulator with a sample registry."""
-    import uvicorn
-
     from app import demo as demo_module
-    from app.main import create_app
 
-    population, sim_url = demo_module.start_simulator(simulator_port, accounts, seed=1)
-    database_url = demo_module.demo_database_url(data_dir)
-    upgrade(database_url)
-    # Short cycles so every scripted account is seen within the first minute.
-    settings = Settings(
-        database_url=database_url,
-        simulator_url=sim_url,
+    demo_module.run(
         port=port,
-        check_interval_s=120,
-        claim_interval_s=2,
-        gone_confirm_delay_s=20,
-        unknown_backoff_s=15,
-        canaries=demo_module.canaries_for(population, sim_url),
-        policy="demo",
+        simulator_port=simulator_port,
+        size=accounts,
+        data_dir=data_dir,
+        echo=lambda line: console.print(line, soft_wrap=True, highlight=False, markup=False),
     )
-    rows = demo_module.registry_rows(population, sim_url)
-
-    async def seed() -> str:
-        database = Database(database_url)
-        try:
-            return await demo_module.seed_registry(database, rows)
-        finally:
-            await database.dispose()
-
-    key = asyncio.run(seed())
-    api = f"http://127.0.0.1:{port}"
-    console.print(f"[bold]liveness demo[/bold]: {len(rows)} sample accounts on every platform")
-    console.print(f"  API docs      {api}/docs")
-    console.print(
-        f"  accounts      curl -H 'Authorization: Bearer {key}' {api}/api/v1/accounts",
-        soft_wrap=True,
-        highlight=False,
-    )
-    console.print(f"  simulator     {sim_url}/population")
-    console.print(f"  viewer key    {key}", highlight=False)
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
 
 
 if __name__ == "__main__":

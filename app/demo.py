@@ -7,8 +7,10 @@ becomes the registry, and every adapter points at the simulator.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,30 @@ from app.accounts import service as accounts_service
 from app.auth import service as auth_service
 from app.auth.schemas import Role
 from app.auth.service import Principal
+from app.config import Settings
 from app.db import Database
+from app.main import create_app
+from app.migrations import upgrade
 from monitors.simulator.population import Population
 from monitors.simulator.server import create_app as create_simulator
 from monitors.simulator.server import public_handle
 
-__all__ = ["canaries_for", "registry_rows", "seed_registry", "start_simulator"]
+__all__ = [
+    "DEMO_SEED",
+    "DEMO_SIZE",
+    "banner",
+    "canaries_for",
+    "demo_settings",
+    "registry_rows",
+    "run",
+    "seed_registry",
+    "start_simulator",
+]
+
+#: The sample registry: this many of the simulator's scripted accounts, drawn with this seed.
+#: tests/test_demo.py proves every flag kind opens within a minute for exactly these.
+DEMO_SIZE = 300
+DEMO_SEED = 1
 
 DEMO_PRINCIPAL = Principal(key_id=None, name="demo", role=Role.ADMIN, region_prefix=None)
 # A few real-looking regions so region filters and reports have something to group.
@@ -64,9 +84,11 @@ def registry_rows(population: Population, root: str) -> list[dict[str, Any]]:
     rows = []
     for index, account in enumerate(population.accounts):
         code, region, level = REGIONS[index % len(REGIONS)]
-        # One organization per account, except that every 45th account is a second account
+        # One organization per account, except that every 50th account is a second account
         # of an organization on the same platform (重复开设), as a real registry has a few.
-        owner = index - 9 if index % 45 == 9 else index
+        # Accounts are dealt round-robin over 9 platforms, so index - 9 is on the same one,
+        # and a step of 50 (not a multiple of 9) spreads the pairs over the platforms.
+        owner = index - 9 if index % 50 == 9 else index
         owner_region = REGIONS[owner % len(REGIONS)][1]
         organization = f"{owner_region}{ORGANIZATIONS[owner % len(ORGANIZATIONS)]}{owner:03d}号"
         rows.append(
@@ -110,3 +132,60 @@ def demo_database_url(directory: Path) -> str:
     """The demo's own SQLite file, apart from any real registry."""
     directory.mkdir(parents=True, exist_ok=True)
     return f"sqlite+aiosqlite:///{directory / 'liveness-demo.db'}"
+
+
+def demo_settings(
+    database_url: str, simulator_url: str, canaries: dict[str, dict[str, str]], port: int = 8000
+) -> Settings:
+    """The demo's settings: cycles short enough that every flag kind opens within a minute
+    (unknown answers re-checked after 15 s, gone ones confirmed after 20 s) and the ``demo``
+    policy, whose confirmation span and blind window fit in that minute."""
+    return Settings(
+        database_url=database_url,
+        simulator_url=simulator_url,
+        port=port,
+        check_interval_s=120,
+        claim_interval_s=2,
+        gone_confirm_delay_s=20,
+        unknown_backoff_s=15,
+        canaries=canaries,
+        policy="demo",
+    )
+
+
+def banner(accounts: int, api_url: str, simulator_url: str, viewer_key: str) -> list[str]:
+    """What the demo prints at start: the viewer key and every URL worth opening."""
+    auth = f"-H 'Authorization: Bearer {viewer_key}'"
+    return [
+        f"liveness demo: {accounts} sample accounts on every platform",
+        f"  API docs      {api_url}/docs",
+        f"  accounts      curl {auth} {api_url}/api/v1/accounts",
+        f"  flags         curl {auth} '{api_url}/api/v1/flags?state=open'",
+        f"  metrics       {api_url}/metrics",
+        f"  simulator     {simulator_url}/population",
+        f"  viewer key    {viewer_key}",
+    ]
+
+
+def run(
+    *, port: int, simulator_port: int, size: int, data_dir: Path, echo: Callable[[str], None]
+) -> None:
+    """``liveness demo``: start the simulator, seed the registry, print the banner through
+    ``echo`` and serve the API with its scheduler until interrupted."""
+    population, sim_url = start_simulator(simulator_port, size, seed=DEMO_SEED)
+    database_url = demo_database_url(data_dir)
+    upgrade(database_url)
+    settings = demo_settings(database_url, sim_url, canaries_for(population, sim_url), port)
+    rows = registry_rows(population, sim_url)
+
+    async def seed() -> str:
+        database = Database(database_url)
+        try:
+            return await seed_registry(database, rows)
+        finally:
+            await database.dispose()
+
+    key = asyncio.run(seed())
+    for line in banner(len(rows), f"http://127.0.0.1:{port}", sim_url, key):
+        echo(line)
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")

@@ -35,6 +35,7 @@ class Scenario(enum.StrEnum):
     ALIVE = "alive"  # posted within the last 2 days
     STALE = "stale"  # last post 20 days ago (fails the 14-day rule)
     SILENT = "silent"  # last post 200 days ago (a zombie)
+    OUTDATED = "outdated"  # an app whose current version is 400 days old (app_outdated)
     EMPTY = "empty"  # exists, no content at all
     PRIVATE = "private"  # exists, content restricted
     NOT_FOUND = "not_found"  # never existed / not listed
@@ -50,6 +51,7 @@ SCENARIO_WEIGHTS: dict[Scenario, int] = {
     Scenario.ALIVE: 40,
     Scenario.STALE: 12,
     Scenario.SILENT: 10,
+    Scenario.OUTDATED: 6,
     Scenario.EMPTY: 6,
     Scenario.PRIVATE: 3,
     Scenario.NOT_FOUND: 4,
@@ -65,6 +67,7 @@ LAST_POST_DAYS: dict[Scenario, float] = {
     Scenario.ALIVE: 1.0,
     Scenario.STALE: 20.0,
     Scenario.SILENT: 200.0,
+    Scenario.OUTDATED: 400.0,
     Scenario.FLAPPING: 1.0,
     Scenario.PRIVATE: 1.0,
 }
@@ -74,6 +77,7 @@ EXPECTED_OUTCOME: dict[Scenario, Outcome] = {
     Scenario.ALIVE: Outcome.OK,
     Scenario.STALE: Outcome.OK,
     Scenario.SILENT: Outcome.OK,
+    Scenario.OUTDATED: Outcome.OK,
     Scenario.EMPTY: Outcome.EMPTY,
     Scenario.PRIVATE: Outcome.PRIVATE,
     Scenario.NOT_FOUND: Outcome.NOT_FOUND,
@@ -159,16 +163,24 @@ class PlatformSim(Protocol):
 def build_population(size: int, seed: int, platforms: Sequence[PlatformSim]) -> Population:
     """Build ``size`` accounts spread round-robin over ``platforms``.
 
-    Each account's scenario is drawn from the scenarios its platform can express. The same
-    arguments give the same population.
+    Each platform's first accounts take each scenario it can express once, in an order
+    shuffled by the seed, so a population with as many accounts per platform as it has
+    scenarios holds every one of them (every flag kind has something to open on); later
+    accounts draw their scenario by weight. The same arguments give the same population.
     """
     rng = random.Random(seed)
     ordered = sorted(platforms, key=lambda p: p.PLATFORM)
+    allowed = [[s for s in SCENARIO_WEIGHTS if s in sim.SCENARIOS] for sim in ordered]
+    openers = [rng.sample(scenarios, len(scenarios)) for scenarios in allowed]
     population = Population()
     for index in range(size):
-        sim = ordered[index % len(ordered)]
-        allowed = [s for s in SCENARIO_WEIGHTS if s in sim.SCENARIOS]
-        scenario = rng.choices(allowed, weights=[SCENARIO_WEIGHTS[s] for s in allowed])[0]
+        slot = index % len(ordered)
+        sim = ordered[slot]
+        if openers[slot]:
+            scenario = openers[slot].pop()
+        else:
+            weights = [SCENARIO_WEIGHTS[s] for s in allowed[slot]]
+            scenario = rng.choices(allowed[slot], weights=weights)[0]
         has_posts = scenario in LAST_POST_DAYS
         population.add(
             SimAccount(

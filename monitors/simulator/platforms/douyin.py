@@ -25,7 +25,8 @@ from monitors.simulator.population import Population, Scenario, SimAccount
 __all__ = ["PLATFORM", "SCENARIOS", "make_handle", "routes"]
 
 PLATFORM = "douyin"
-SCENARIOS: frozenset[Scenario] = frozenset(Scenario) - {Scenario.NOT_FOUND}
+# "outdated" is an app's scenario (a release a year old); "silent" is this platform's zombie.
+SCENARIOS: frozenset[Scenario] = frozenset(Scenario) - {Scenario.NOT_FOUND, Scenario.OUTDATED}
 
 _PINNED_AGE = timedelta(days=400)
 _SPECIAL_STATE: dict[Scenario, dict[str, Any]] = {

@@ -33,6 +33,7 @@ SCENARIOS: frozenset[Scenario] = frozenset(
         Scenario.ALIVE,
         Scenario.STALE,
         Scenario.SILENT,
+        Scenario.OUTDATED,
         Scenario.NOT_FOUND,
         Scenario.CAPTCHA,
         Scenario.RATE_LIMITED,

@@ -25,7 +25,8 @@ from monitors.simulator.population import Population, Scenario, SimAccount
 __all__ = ["PLATFORM", "SCENARIOS", "make_handle", "routes"]
 
 PLATFORM = "weibo"
-SCENARIOS: frozenset[Scenario] = frozenset(Scenario) - {Scenario.PRIVATE}
+# "outdated" is an app's scenario (a release a year old); "silent" is this platform's zombie.
+SCENARIOS: frozenset[Scenario] = frozenset(Scenario) - {Scenario.PRIVATE, Scenario.OUTDATED}
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -29,6 +29,7 @@ SCENARIOS: frozenset[Scenario] = frozenset(
         Scenario.ALIVE,
         Scenario.STALE,
         Scenario.SILENT,
+        Scenario.OUTDATED,
         Scenario.NOT_FOUND,
         Scenario.CAPTCHA,
         Scenario.RATE_LIMITED,
