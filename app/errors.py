@@ -10,9 +10,18 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
-__all__ = ["PROBLEM_JSON", "Problem", "install_problem_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_JSON",
+    "Problem",
+    "ProblemDetails",
+    "install_problem_handlers",
+    "problem_response",
+    "problem_responses",
+]
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger(__name__)
@@ -37,6 +46,72 @@ class Problem(Exception):
         self.title = title or HTTPStatus(status).phrase
         self.errors = errors
         self.headers = headers
+
+
+class ProblemError(BaseModel):
+    """One field or row at fault: ``field`` (or ``line`` and ``column``) and ``message``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    field: str | None = None
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """The body of every 4xx and 5xx answer (RFC 9457), documented in the OpenAPI schema."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[ProblemError] | None = None
+
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/ProblemDetails"}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries declaring problem-details answers with ``statuses``."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_JSON: {"schema": _PROBLEM_REF}},
+        }
+        for status in statuses
+    }
+
+
+def _document_problems(document: dict[str, Any]) -> None:
+    """Declare the problem answers operations give by their shape, so clients and fuzzers know
+    them: 422 for invalid input (in place of FastAPI's own error shape, which this API never
+    sends), 401 and 403 wherever a key is needed, 404 wherever the path names a resource, 400
+    wherever a cursor or a body is read (a body that cannot be parsed), 413 wherever a body is
+    read. Other answers (409) are declared by their routes."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    problem = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(problem.pop("$defs", {}))
+    schemas["ProblemDetails"] = problem
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            statuses = [422] if "422" in responses else []
+            if operation.get("security"):
+                statuses += [401, 403]
+            parameters = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
+            if any(where == "path" for where, _ in parameters):
+                statuses.append(404)
+            if ("query", "cursor") in parameters:
+                statuses.append(400)
+            if "requestBody" in operation:
+                statuses += [400, 413]
+            for status, entry in problem_responses(*statuses).items():
+                if status == 422:
+                    responses["422"] = entry
+                else:
+                    responses.setdefault(str(status), entry)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
 
 
 def problem_response(
@@ -69,8 +144,56 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(loc[0] if loc else "request")
 
 
+def _validation_error(error: Mapping[str, Any]) -> dict[str, Any]:
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "json_invalid":
+        # FastAPI puts the character offset where a field name would be.
+        reason = error.get("ctx", {}).get("error", "")
+        return {"field": "body", "message": f"not valid JSON: {reason} at character {loc[-1]}"}
+    return {
+        "field": _field_name(loc),
+        "message": str(error.get("msg", "")).removeprefix("Value error, "),
+    }
+
+
+def _unparsable_body(cause: BaseException | None) -> str | None:
+    """Why FastAPI could not read a body it answers 400 for, when the cause says more than its
+    own "There was an error parsing the body"."""
+    if isinstance(cause, UnicodeDecodeError):
+        return (
+            f"the request body is not valid UTF-8 (byte 0x{cause.object[cause.start]:02x} at "
+            f"offset {cause.start}); send JSON encoded as UTF-8"
+        )
+    if isinstance(cause, RecursionError):
+        return "the JSON body is nested too deeply to read"
+    return None
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the requested path answers. Starlette's 405 names only the first route
+    matching the path, but each method of a path is a route of its own here (RFC 9110 wants
+    them all in ``Allow``)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            matched, _scope = route.matches(request.scope)
+            if matched is not Match.NONE:
+                methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
-    """Make every error, ours or the framework's, a problem-details answer."""
+    """Make every error, ours or the framework's, a problem-details answer, and say so in the
+    OpenAPI schema."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _document_problems(generate())
+        assert app.openapi_schema is not None
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> JSONResponse:
@@ -85,13 +208,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {
-                "field": _field_name(tuple(e.get("loc", ()))),
-                "message": str(e.get("msg", "")).removeprefix("Value error, "),
-            }
-            for e in exc.errors()
-        ]
+        errors = [_validation_error(e) for e in exc.errors()]
         fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
         detail = f"invalid input in {fields}: {errors[0]['message']}" if errors else "invalid input"
         return problem_response(request, 422, detail, errors=errors)
@@ -99,7 +216,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return problem_response(request, exc.status_code, detail, headers=exc.headers)
+        if exc.status_code == 400:
+            detail = _unparsable_body(exc.__cause__) or detail
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return problem_response(request, exc.status_code, detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
