@@ -10,6 +10,7 @@ from fastapi import Query
 from pydantic import BaseModel
 
 from app.errors import Problem
+from app.params import MAX_ID
 
 __all__ = ["CursorQuery", "LimitQuery", "Page", "decode_cursor", "encode_cursor"]
 
@@ -40,7 +41,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = text.partition(":")
-        if kind == "id" and value.isdigit():
+        if kind == "id" and value.isdigit() and int(value) <= MAX_ID:
             return int(value)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

@@ -33,6 +33,7 @@ from app.events.service import account_data, emit
 from app.flags import service as flags_service
 from app.flags.policy import FLAG_LABELS
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from app.params import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -234,7 +235,7 @@ async def export_accounts(
 
 @router.get("/accounts/{account_id}", response_model=AccountDetail, summary="Get one")
 async def get_account(
-    account_id: int, session: ReadSessionDep, principal: ViewerDep
+    account_id: RowId, session: ReadSessionDep, principal: ViewerDep
 ) -> AccountDetail:
     """One account with its open flags and whether it passes inspection (合格); 404 when it
     does not exist or lies outside the key's region."""
@@ -263,7 +264,7 @@ async def get_account(
 
 @router.patch("/accounts/{account_id}", response_model=AccountRead, summary="Change one")
 async def update_account(
-    account_id: int, patch: AccountUpdate, session: WriteSessionDep, principal: OperatorDep
+    account_id: RowId, patch: AccountUpdate, session: WriteSessionDep, principal: OperatorDep
 ) -> Account:
     """Change the fields sent; the handle is re-checked when it or the platform changes."""
     account = await service.get_account(session, account_id, scope_prefix=principal.region_prefix)
@@ -305,7 +306,7 @@ async def update_account(
 
 @router.delete("/accounts/{account_id}", response_model=AccountRead, summary="Archive one")
 async def archive_account(
-    account_id: int, session: WriteSessionDep, principal: OperatorDep
+    account_id: RowId, session: WriteSessionDep, principal: OperatorDep
 ) -> Account:
     """Soft delete: the account is kept with status archived and is no longer checked."""
     account = await service.get_account(session, account_id, scope_prefix=principal.region_prefix)

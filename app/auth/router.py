@@ -10,6 +10,7 @@ from app.auth.models import ApiKey
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, Role
 from app.deps import AdminDep, ReadSessionDep, WriteSessionDep
 from app.errors import Problem
+from app.params import RowId
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
@@ -52,7 +53,7 @@ async def list_keys(session: ReadSessionDep, principal: AdminDep) -> list[ApiKey
 
 
 @router.delete("/{key_id}", response_model=ApiKeyRead, summary="Revoke a key")
-async def revoke_key(key_id: int, session: WriteSessionDep, principal: AdminDep) -> ApiKey:
+async def revoke_key(key_id: RowId, session: WriteSessionDep, principal: AdminDep) -> ApiKey:
     """Revoke a key; it stops working at once. Revoking twice is harmless."""
     key = await service.get_key(session, key_id)
     if key is None or (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -18,6 +18,7 @@ from app.db import utcnow
 from app.deps import OperatorDep, ReadSessionDep, ViewerDep
 from app.errors import Problem
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from app.params import IsoDatetime, RowId
 from app.scheduling import dispatch
 from monitors import Outcome
 
@@ -34,7 +35,7 @@ def _page(rows: list[object], limit: int) -> Page[CheckRead]:
     "/accounts/{account_id}/checks", response_model=CheckRead, status_code=201, summary="Check now"
 )
 async def check_now(
-    account_id: int, request: Request, session: ReadSessionDep, principal: OperatorDep
+    account_id: RowId, request: Request, session: ReadSessionDep, principal: OperatorDep
 ) -> CheckRead:
     """Observe the account now, store the check and answer it (operator role)."""
     account = await accounts_service.get_account(
@@ -64,7 +65,7 @@ async def check_now(
     summary="An account's check history",
 )
 async def account_checks(
-    account_id: int,
+    account_id: RowId,
     session: ReadSessionDep,
     principal: ViewerDep,
     limit: LimitQuery = 100,
@@ -88,7 +89,7 @@ async def all_checks(
     principal: ViewerDep,
     platform: Annotated[Platform | None, Query()] = None,
     outcome: Annotated[Outcome | None, Query()] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601 time, with zone.")] = None,
+    since: Annotated[IsoDatetime | None, Query(description="ISO 8601 time, with zone.")] = None,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> Page[CheckRead]:

@@ -4,7 +4,6 @@ and the event log (where ``webhook.disabled`` events show up)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -34,6 +33,7 @@ from app.events.webhook_schemas import (
     webhook_read,
 )
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from app.params import IsoDatetime, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 
@@ -116,14 +116,16 @@ async def list_webhooks(
 
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookRead, summary="Get an endpoint")
-async def get_webhook(webhook_id: int, session: ReadSessionDep, principal: AdminDep) -> WebhookRead:
+async def get_webhook(
+    webhook_id: RowId, session: ReadSessionDep, principal: AdminDep
+) -> WebhookRead:
     """One endpoint, with why it was disabled if it was."""
     return webhook_read(await _endpoint(session, webhook_id, principal))
 
 
 @router.patch("/webhooks/{webhook_id}", response_model=WebhookRead, summary="Change an endpoint")
 async def update_webhook(
-    webhook_id: int,
+    webhook_id: RowId,
     body: WebhookUpdate,
     session: WriteSessionDep,
     principal: AdminDep,
@@ -154,7 +156,7 @@ async def update_webhook(
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, summary="Delete an endpoint")
-async def delete_webhook(webhook_id: int, session: WriteSessionDep, principal: AdminDep) -> None:
+async def delete_webhook(webhook_id: RowId, session: WriteSessionDep, principal: AdminDep) -> None:
     """Delete the endpoint and its delivery log."""
     endpoint = await _endpoint(session, webhook_id, principal)
     await session.delete(endpoint)
@@ -165,7 +167,7 @@ async def delete_webhook(webhook_id: int, session: WriteSessionDep, principal: A
     "/webhooks/{webhook_id}/rotate-secret", response_model=SecretRotated, summary="Rotate secret"
 )
 async def rotate_secret(
-    webhook_id: int, session: WriteSessionDep, principal: AdminDep, settings: SettingsDep
+    webhook_id: RowId, session: WriteSessionDep, principal: AdminDep, settings: SettingsDep
 ) -> SecretRotated:
     """Issue a new secret (shown once); the old one also signs for LIVENESS_WEBHOOK_ROTATION_S."""
     endpoint = await _endpoint(session, webhook_id, principal)
@@ -181,7 +183,7 @@ async def rotate_secret(
     "/webhooks/{webhook_id}/deliveries", response_model=Page[DeliveryRead], summary="Delivery log"
 )
 async def list_deliveries(
-    webhook_id: int,
+    webhook_id: RowId,
     session: ReadSessionDep,
     principal: AdminDep,
     status: Annotated[str | None, Query(pattern="^(pending|succeeded|failed)$")] = None,
@@ -212,7 +214,7 @@ async def list_deliveries(
     "/deliveries/{delivery_id}/redeliver", response_model=DeliveryRead, summary="Redeliver"
 )
 async def redeliver(
-    delivery_id: int, session: WriteSessionDep, principal: AdminDep
+    delivery_id: RowId, session: WriteSessionDep, principal: AdminDep
 ) -> DeliveryRead:
     """Send the delivery again now (same webhook-id), with a fresh retry window."""
     row = await session.get(WebhookDelivery, delivery_id)
@@ -232,10 +234,10 @@ async def redeliver(
 
 @router.post("/webhooks/{webhook_id}/replay", response_model=ReplayResult, summary="Replay")
 async def replay(
-    webhook_id: int,
+    webhook_id: RowId,
     session: WriteSessionDep,
     principal: AdminDep,
-    since: Annotated[datetime, Query(description="Events at or after this time (ISO 8601).")],
+    since: Annotated[IsoDatetime, Query(description="Events at or after this time (ISO 8601).")],
 ) -> ReplayResult:
     """Queue again every matching event since ``since`` for this endpoint."""
     if since.tzinfo is None:

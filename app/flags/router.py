@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -18,6 +17,7 @@ from app.flags.models import Flag, FlagSilence
 from app.flags.policy import FLAG_LABELS
 from app.flags.schemas import AckRequest, FlagChangeRead, FlagRead, SilenceRequest
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from app.params import IsoDatetime, RowId
 
 router = APIRouter(prefix="/api/v1/flags", tags=["flags"])
 
@@ -68,8 +68,10 @@ def _filters(
     platform: Annotated[Platform | None, Query()] = None,
     region_code: Annotated[str | None, Query(pattern=r"^\d{1,6}$")] = None,
     organization: Annotated[str | None, Query(max_length=200)] = None,
-    account_id: Annotated[int | None, Query(ge=1)] = None,
-    since: Annotated[datetime | None, Query(description="Opened at or after (ISO 8601).")] = None,
+    account_id: Annotated[RowId | None, Query()] = None,
+    since: Annotated[
+        IsoDatetime | None, Query(description="Opened at or after (ISO 8601).")
+    ] = None,
 ) -> service.FlagFilters:
     if since is not None and since.tzinfo is None:
         raise Problem(
@@ -121,7 +123,7 @@ async def _load(
 
 @router.get("/{flag_id}", summary="Get a flag with its history")
 async def get_flag(
-    flag_id: int, session: ReadSessionDep, principal: ViewerDep
+    flag_id: RowId, session: ReadSessionDep, principal: ViewerDep
 ) -> dict[str, object]:
     """One flag, its evidence and every change it went through."""
     flag, account = await _load(session, flag_id, principal.region_prefix)
@@ -135,7 +137,7 @@ async def get_flag(
 
 @router.post("/{flag_id}/ack", response_model=FlagRead, summary="Acknowledge a flag")
 async def acknowledge(
-    flag_id: int, body: AckRequest, session: WriteSessionDep, principal: OperatorDep
+    flag_id: RowId, body: AckRequest, session: WriteSessionDep, principal: OperatorDep
 ) -> FlagRead:
     """Record that a person has seen the flag, with a note."""
     flag, account = await _load(session, flag_id, principal.region_prefix)
@@ -148,7 +150,7 @@ async def acknowledge(
 
 @router.post("/{flag_id}/silence", response_model=FlagRead, summary="Silence a flag")
 async def silence(
-    flag_id: int, body: SilenceRequest, session: WriteSessionDep, principal: OperatorDep
+    flag_id: RowId, body: SilenceRequest, session: WriteSessionDep, principal: OperatorDep
 ) -> FlagRead:
     """No events for this account and flag until the expiry; the flag is still tracked."""
     now = utcnow()

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.params import IsoDatetime
+
 __all__ = ["AckRequest", "FlagChangeRead", "FlagRead", "SilenceRequest"]
 
 
@@ -70,7 +72,7 @@ class SilenceRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=500)
-    until: datetime = Field(description="ISO 8601 with a time zone, in the future.")
+    until: IsoDatetime = Field(description="ISO 8601 with a time zone, in the future.")
 
     @field_validator("until")
     @classmethod

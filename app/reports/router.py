@@ -18,6 +18,7 @@ from app.flags.models import Flag
 from app.flags.policy import FLAG_LABELS
 from app.flags.router import FlagCode
 from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
+from app.params import IsoDatetime
 from app.reports import export, service
 from app.reports.schemas import (
     GroupBy,
@@ -35,7 +36,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORTS: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}, XLSX: {}}}}
 
 AtQuery = Annotated[
-    datetime | None,
+    IsoDatetime | None,
     Query(description="The time point (监测时间点), ISO 8601 with a zone; default now."),
 ]
 FormatQuery = Annotated[
