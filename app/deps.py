@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,6 +29,7 @@ __all__ = [
     "SettingsDep",
     "ViewerDep",
     "WriteSessionDep",
+    "only_documented_query",
 ]
 
 
@@ -102,3 +104,24 @@ def require(role: Role) -> Callable[..., Awaitable[Principal]]:
 ViewerDep = Annotated[Principal, Depends(require(Role.VIEWER))]
 OperatorDep = Annotated[Principal, Depends(require(Role.OPERATOR))]
 AdminDep = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+async def only_documented_query(request: Request) -> None:
+    """Refuse (422) query parameters the operation does not document, as bodies refuse unknown
+    fields: a misspelt filter would otherwise be ignored and answer the unfiltered registry."""
+    route = request.scope.get("route")
+    if not request.query_params or not isinstance(route, APIRoute) or not route.include_in_schema:
+        return
+    path_item = request.app.openapi()["paths"].get(route.path_format, {})
+    operation = path_item.get(request.method.lower())
+    if operation is None:
+        return
+    known = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+    unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
+    if unknown:
+        takes = ", ".join(sorted(known)) or "none"
+        raise Problem(
+            422,
+            f"unknown query parameter {', '.join(unknown)}; this operation takes: {takes}",
+            errors=[{"field": n, "message": "not a parameter of this operation"} for n in unknown],
+        )

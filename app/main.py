@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from app import __version__
@@ -18,6 +18,7 @@ from app.checks.pipeline import CheckRunner, make_http_client
 from app.checks.router import router as checks_router
 from app.config import Settings, get_settings
 from app.db import Database, utcnow
+from app.deps import only_documented_query
 from app.errors import install_problem_handlers, problem_response
 from app.events.router import router as webhooks_router
 from app.flags.router import router as flags_router
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(only_documented_query)],
     )
     app.state.settings = settings
     install_problem_handlers(app)
