@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Column, Index, Integer, String, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
@@ -61,6 +61,17 @@ class Account(SQLModel, table=True):
     lease_token: str | None = Field(default=None, sa_column=Column(String(32)))
     unknown_streak: int = Field(
         default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+
+    # The open flags, kept by the flag lifecycle in the same transaction as the flags
+    # themselves (app/flags/service.py): one bit per code (FLAG_BITS), and whether any open
+    # flag is a single veto. The current-time summary reads these from a covering index
+    # instead of joining every open flag; past time points still come from flag history.
+    open_flags: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    veto_open: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )
 
     @property

@@ -15,7 +15,7 @@ from typing import Any
 
 import monitors
 
-__all__ = ["FLAG_LABELS", "FlagRule", "Policy", "PolicyError", "load_policy"]
+__all__ = ["FLAG_BITS", "FLAG_LABELS", "FlagRule", "Policy", "PolicyError", "load_policy"]
 
 FLAG_LABELS: dict[str, str] = {
     "stale": "不更新",
@@ -27,6 +27,9 @@ FLAG_LABELS: dict[str, str] = {
     "duplicate": "重复开设",
     "blind": "无法监测",
 }
+# The bit of each code in account.open_flags. Stored values depend on it: a new code takes
+# the next bit; an existing bit never moves.
+FLAG_BITS: dict[str, int] = {code: 1 << bit for bit, code in enumerate(FLAG_LABELS)}
 PRESETS_FILE = Path(__file__).with_name("presets.toml")
 _META = {"veto", "source", "platforms", "enabled"}
 

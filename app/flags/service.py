@@ -7,7 +7,7 @@ history row and its event in the caller's transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.accounts.models import Account
 from app.events.service import emit
 from app.flags.models import Flag, FlagChange, FlagSilence
-from app.flags.policy import FLAG_LABELS, FlagRule
+from app.flags.policy import FLAG_BITS, FLAG_LABELS, FlagRule
 from app.flags.rules import Decision
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "get_flag",
     "history",
     "list_flags",
+    "mirror_on_account",
     "open_flags",
     "resolve_all",
     "silence",
@@ -104,6 +105,7 @@ async def apply_decisions(
     """Open and resolve flags as ``decisions`` say; returns the flags that changed."""
     assert account.id is not None
     current = current if current is not None else await open_flags(session, account.id)
+    still_open = dict(current)
     changed: list[Flag] = []
     for code, decision in decisions.items():
         flag = current.get(code)
@@ -122,6 +124,7 @@ async def apply_decisions(
             session.add(flag)
             await session.flush()
             await _record(session, flag, account, "opened", now, "rules", decision.evidence)
+            still_open[code] = flag
             changed.append(flag)
         elif not decision.open and flag is not None:
             flag.state = "resolved"
@@ -129,8 +132,21 @@ async def apply_decisions(
             flag.resolution = json.dumps(decision.evidence, ensure_ascii=False, default=str)
             session.add(flag)
             await _record(session, flag, account, "resolved", now, "rules", decision.evidence)
+            still_open.pop(code, None)
             changed.append(flag)
+    mirror_on_account(session, account, still_open.values())
     return changed
+
+
+def mirror_on_account(session: AsyncSession, account: Account, flags: Iterable[Flag]) -> None:
+    """Copy ``flags`` (all the account's open flags) onto the account's open-flag mirror,
+    which the current-time summary reads (Account.open_flags, Account.veto_open)."""
+    flags = list(flags)
+    mask = sum(FLAG_BITS.get(f.code, 0) for f in flags)
+    veto = any(f.veto for f in flags)
+    if (account.open_flags, account.veto_open) != (mask, veto):
+        account.open_flags, account.veto_open = mask, veto
+        session.add(account)
 
 
 async def _record(
@@ -175,6 +191,7 @@ async def resolve_all(session: AsyncSession, account: Account, now: datetime, re
         flag.resolution = json.dumps({"reason": reason})
         session.add(flag)
         await _record(session, flag, account, "resolved", now, "registry", {"reason": reason})
+    mirror_on_account(session, account, [])
     return len(flags)
 
 

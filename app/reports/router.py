@@ -19,7 +19,7 @@ from app.flags.policy import FLAG_LABELS
 from app.flags.router import FlagCode
 from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from app.params import IsoDatetime
-from app.reports import export, service
+from app.reports import current, export, service
 from app.reports.schemas import (
     GroupBy,
     ProblemAccount,
@@ -93,9 +93,14 @@ async def summary(
     """Totals, checked, passing (合格: no single-veto flag open), pass rate and open-flag counts
     per group as of ``at``, computed from flag history, within the key's region."""
     when = _at(at)
-    groups, totals = await service.summary(
-        database.read_session, group_by, when, scope_prefix=principal.region_prefix
-    )
+    if at is None or when >= utcnow():
+        groups, totals = await current.summary_now(
+            database.read_session, group_by, scope_prefix=principal.region_prefix
+        )
+    else:
+        groups, totals = await service.summary(
+            database.read_session, group_by, when, scope_prefix=principal.region_prefix
+        )
     if format != "json":
         table = export.summary_table(group_by, groups, totals)
         return _sheet(table, format, f"summary-{group_by}", when, "汇总")

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from app.accounts.models import Account
 from app.db import Database
 from app.flags.models import Flag
+from app.flags.service import mirror_on_account
 
 T1 = datetime(2026, 3, 10, tzinfo=UTC)
 T2 = datetime(2026, 3, 20, tzinfo=UTC)
@@ -98,19 +99,26 @@ async def seed_registry(database: Database) -> dict[str, int]:
             await session.flush()
             assert account.id is not None
             ids[name] = account.id
+        open_by_account: dict[str, list[Flag]] = {name: [] for name in ACCOUNTS}
         for name, code, veto, opened, resolved in FLAGS:
-            session.add(
-                Flag(
-                    account_id=ids[name],
-                    platform=ACCOUNTS[name][3],
-                    code=code,
-                    state="resolved" if resolved else "open",
-                    veto=veto,
-                    rule="days=14",
-                    source="国办秘函〔2019〕19号",
-                    opened_at=opened,
-                    resolved_at=resolved,
-                    evidence=json.dumps({"observation": f"{name}-{code}"}),
-                )
+            flag = Flag(
+                account_id=ids[name],
+                platform=ACCOUNTS[name][3],
+                code=code,
+                state="resolved" if resolved else "open",
+                veto=veto,
+                rule="days=14",
+                source="国办秘函〔2019〕19号",
+                opened_at=opened,
+                resolved_at=resolved,
+                evidence=json.dumps({"observation": f"{name}-{code}"}),
             )
+            session.add(flag)
+            if resolved is None:
+                open_by_account[name].append(flag)
+        # As the flag lifecycle would have left them.
+        for name, flags in open_by_account.items():
+            account = await session.get(Account, ids[name])
+            assert account is not None
+            mirror_on_account(session, account, flags)
     return ids

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from openpyxl import load_workbook
 
-from app.db import Database
-from app.flags.policy import FLAG_LABELS
+from app.accounts.models import Account
+from app.db import Database, utcnow
+from app.flags import service as flags_service
+from app.flags.policy import FLAG_BITS, FLAG_LABELS, FlagRule
+from app.flags.rules import Decision
 from tests.conftest import Keys
 from tests.reports.registry import T1, T2, seed_registry
 
@@ -114,6 +118,51 @@ async def test_default_time_point_is_now(
     assert now["totals"]["flags"] == counts(
         stale=1, unreachable=1, zombie=1, empty_shell=1, unverified=1
     )
+
+
+@pytest.mark.parametrize("group_by", ["region", "organization", "department", "platform"])
+async def test_current_summary_agrees_with_flag_history(
+    client: httpx.AsyncClient, database: Database, keys: Keys, group_by: str
+) -> None:
+    """Now is read from the accounts' open-flag mirror, a past time point from flag history:
+    just before now the two must give the same figures, for every key and grouping."""
+    await seed_registry(database)
+    just_before = (utcnow() - timedelta(seconds=1)).isoformat()
+    for key in (keys.viewer, keys.scoped_viewer):
+        current = await summary(client, key, group_by=group_by)
+        history = await summary(client, key, group_by=group_by, at=just_before)
+        assert current["groups"] == history["groups"]
+        assert current["totals"] == history["totals"]
+        assert current["totals"]["total"] > 0
+
+
+async def test_flag_lifecycle_keeps_the_account_mirror(database: Database) -> None:
+    ids = await seed_registry(database)
+    rules = {
+        "zombie": FlagRule("zombie", veto=False, source="s"),
+        "stale": FlagRule("stale", veto=True, source="s"),
+    }
+    now = utcnow()
+    async with database.write_session() as session:
+        account = await session.get(Account, ids["A1"])
+        assert account is not None and account.open_flags == 0
+        opened = {"zombie": Decision(True), "stale": Decision(True)}
+        await flags_service.apply_decisions(session, account, opened, rules, now=now)
+    async with database.write_session() as session:
+        account = await session.get(Account, ids["A1"])
+        assert account is not None
+        assert account.open_flags == FLAG_BITS["zombie"] | FLAG_BITS["stale"]
+        assert account.veto_open is True
+        resolved = {"stale": Decision(False)}
+        await flags_service.apply_decisions(session, account, resolved, rules, now=now)
+    async with database.write_session() as session:
+        account = await session.get(Account, ids["A1"])
+        assert account is not None
+        assert (account.open_flags, account.veto_open) == (FLAG_BITS["zombie"], False)
+        await flags_service.resolve_all(session, account, now, "account archived")
+    async with database.read_session() as session:
+        account = await session.get(Account, ids["A1"])
+        assert account is not None and (account.open_flags, account.veto_open) == (0, False)
 
 
 async def test_csv_and_xlsx_have_chinese_headers(
