@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import func, select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -71,16 +71,13 @@ async def read_snapshot(session: AsyncSession, *, now: datetime, per_account: bo
             col(Account.platform), col(Account.status), col(Account.last_outcome), func.count()
         ).group_by(col(Account.platform), col(Account.status), col(Account.last_outcome)),
     )
-    veto_open = exists().where(
-        and_(col(Flag.account_id) == col(Account.id), col(Flag.state) == "open", col(Flag.veto))
-    )
     inspection = await _rows(
         session,
         select(
             col(Account.platform),
             col(Account.region_code),
             func.count(),
-            func.count().filter(~veto_open),
+            func.count().filter(col(Account.veto_open).is_(False)),
         )
         .where(col(Account.status) == "active", col(Account.first_checked_at).is_not(None))
         .group_by(col(Account.platform), col(Account.region_code)),
