@@ -37,7 +37,14 @@ from app.metrics.process import record_check
 from app.scheduling.policy import Cadence, next_due
 from monitors import Monitor, MonitorConfig, Observation, Outcome
 
-__all__ = ["CheckRunner", "make_http_client", "run_check"]
+__all__ = [
+    "CheckRunner",
+    "Observed",
+    "make_http_client",
+    "observe_account",
+    "run_check",
+    "store_observed",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +101,7 @@ class CheckRunner:
         """Where checks read their accounts: concurrent reads share one query."""
         return self._batches().loader
 
-    def writer(self) -> BatchWriter[_Store, CheckResult | None]:
+    def writer(self) -> BatchWriter[Observed, CheckResult | None]:
         """Where finished checks are stored: concurrent checks share one transaction."""
         return self._batches().writer
 
@@ -143,6 +150,18 @@ async def run_check(
     token, before and after the HTTP call; otherwise nothing is stored and None is returned.
     Without one (check-now from the API) the account is checked whatever its lease.
     """
+    observed = await observe_account(runner, account_id, lease_token=lease_token)
+    return None if observed is None else await store_observed(runner, observed)
+
+
+async def observe_account(
+    runner: CheckRunner, account_id: int, *, lease_token: str | None = None
+) -> Observed | None:
+    """The first half of ``run_check``: load the account and observe it (the HTTP part).
+
+    The inline executor frees its concurrency slot after this, so the next check's requests
+    start while this one waits for its batched write. None: nothing to store.
+    """
     account = await runner.loader().load(account_id)
     if account is None or (lease_token is not None and account.lease_token != lease_token):
         return None
@@ -153,14 +172,19 @@ async def run_check(
     started = time.perf_counter()
     observation = await runner.observe(account.platform, account.handle)
     record_check(account.platform, observation.outcome, time.perf_counter() - started)
-    return await runner.writer().submit(_Store(account_id, lease_token, observation))
+    return Observed(account_id, lease_token, observation)
+
+
+async def store_observed(runner: CheckRunner, observed: Observed) -> CheckResult | None:
+    """The second half of ``run_check``: store the observation in the next batched write."""
+    return await runner.writer().submit(observed)
 
 
 @dataclass(frozen=True, slots=True)
 class _Batching:
     loop: asyncio.AbstractEventLoop
     loader: BatchLoader[int, Account]
-    writer: BatchWriter[_Store, CheckResult | None]
+    writer: BatchWriter[Observed, CheckResult | None]
 
 
 async def _load_accounts(database: Database, ids: list[int]) -> dict[int, Account]:
@@ -170,14 +194,16 @@ async def _load_accounts(database: Database, ids: list[int]) -> dict[int, Accoun
 
 
 @dataclass(frozen=True, slots=True)
-class _Store:
+class Observed:
+    """An observation waiting to be stored, with the lease it was made under."""
+
     account_id: int
     lease_token: str | None
     observation: Observation
 
 
 async def _store(
-    runner: CheckRunner, session: AsyncSession, items: Sequence[_Store]
+    runner: CheckRunner, session: AsyncSession, items: Sequence[Observed]
 ) -> list[CheckResult | None]:
     """Store each observation and reschedule its account, in one transaction for all.
 

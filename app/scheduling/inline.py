@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from app.checks.pipeline import CheckRunner, run_check
+from app.checks.pipeline import CheckRunner, observe_account, store_observed
 from app.scheduling.dispatch import Claim
 from app.scheduling.limits import PlatformLimits
 
@@ -43,13 +43,20 @@ class InlineExecutor:
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self, claim: Claim) -> None:
-        async with self._global, self._limits.semaphore(claim.platform):
-            await self._limits.bucket(claim.platform).acquire()
-            try:
-                await run_check(self.runner, claim.account_id, lease_token=claim.lease_token)
-            except Exception:  # the lease expires and the account is retried
-                logger.exception("check of account %s failed", claim.account_id)
-            self.completed += 1
+        try:
+            # The slots bound upstream requests; the batched write that follows waits
+            # outside them, so the next check's requests start meanwhile. The claims held
+            # (``capacity``) still bound the checks waiting for a write.
+            async with self._global, self._limits.semaphore(claim.platform):
+                await self._limits.bucket(claim.platform).acquire()
+                observed = await observe_account(
+                    self.runner, claim.account_id, lease_token=claim.lease_token
+                )
+            if observed is not None:
+                await store_observed(self.runner, observed)
+        except Exception:  # the lease expires and the account is retried
+            logger.exception("check of account %s failed", claim.account_id)
+        self.completed += 1
 
     @property
     def in_flight(self) -> int:
