@@ -8,10 +8,12 @@ from app.db import metadata
 from app.events.models import OutboxEvent
 from app.events.webhook_models import WebhookDelivery, WebhookEndpoint
 from app.flags.models import Flag, FlagChange, FlagSilence
+from app.metrics.models import METRICS_INDEXES
 from app.reports.models import REPORT_INDEXES
 from app.scheduling.models import SchedulerHeartbeat
 
 __all__ = [
+    "METRICS_INDEXES",
     "REPORT_INDEXES",
     "Account",
     "ApiKey",

@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from app.db import utcnow
 from app.deps import DatabaseDep, SettingsDep, get_principal
 from app.errors import Problem
-from app.metrics.exposition import SnapshotCollector, families
+from app.metrics.exposition import SnapshotCollector, families, per_account_text
 from app.metrics.service import read_snapshot
 
 __all__ = ["router"]
@@ -39,11 +39,12 @@ async def _allowed(
 
 @router.get("/metrics", include_in_schema=False, dependencies=[Depends(_allowed)])
 async def metrics(settings: SettingsDep, database: DatabaseDep) -> Response:
-    """Prometheus text format: process counters, then the database gauges."""
+    """Prometheus text format: process counters, then the database gauges, then the
+    per-account series."""
     now = utcnow()
     async with database.read_session() as session:
         snapshot = await read_snapshot(session, now=now, per_account=settings.metrics_per_account)
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(SnapshotCollector(families(snapshot, now=now)))
-    body = generate_latest(REGISTRY) + generate_latest(scrape)
+    body = generate_latest(REGISTRY) + generate_latest(scrape) + per_account_text(snapshot).encode()
     return Response(content=body, media_type=CONTENT_TYPE)

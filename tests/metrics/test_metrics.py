@@ -25,8 +25,9 @@ from app.events.webhook_models import WebhookDelivery
 from app.flags.models import Flag
 from app.flags.policy import FLAG_LABELS
 from app.main import create_app
-from app.metrics.exposition import ACCOUNT_STATES, account_state
+from app.metrics.exposition import ACCOUNT_STATES, account_state, per_account_text
 from app.metrics.process import DELIVERY_OUTCOMES, record_delivery, serve_process_metrics
+from app.metrics.service import AccountRow, Snapshot
 from monitors import Outcome
 from tests.conftest import Keys
 from tests.support import register_population, running_simulator
@@ -285,3 +286,26 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def test_names_with_quotes_backslashes_and_newlines_survive_the_text_format() -> None:
+    tricky = 'a"b\\c\nd 政府'
+    row = AccountRow(7, "weibo", tricky, "220102", tricky, None, utcnow())
+    snapshot = Snapshot(
+        account_states={},
+        inspection={},
+        open_flags={},
+        overdue={},
+        last_tick=None,
+        degraded={},
+        webhook_pending=0,
+        webhook_oldest_pending=None,
+        accounts=[row],
+        account_flags=[(7, "weibo", "zombie")],
+    )
+    found = _parse(per_account_text(snapshot))
+    info = found["liveness_account_info"][1]
+    assert [(s.labels["name"], s.labels["organization"]) for s in info] == [(tricky, tricky)]
+    assert "liveness_last_post_timestamp_seconds" in found  # present, with no samples
+    assert found["liveness_last_post_timestamp_seconds"][1] == []
+    assert found["liveness_account_flag_open"][1][0].labels["flag"] == "zombie"
