@@ -12,7 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+
+from app.openapi import path_operations
 
 __all__ = [
     "PROBLEM_JSON",
@@ -169,19 +170,6 @@ def _unparsable_body(cause: BaseException | None) -> str | None:
     return None
 
 
-def _allowed_methods(request: Request) -> str:
-    """Every method the requested path answers. Starlette's 405 names only the first route
-    matching the path, but each method of a path is a route of its own here (RFC 9110 wants
-    them all in ``Allow``)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods:
-            matched, _scope = route.matches(request.scope)
-            if matched is not Match.NONE:
-                methods |= route.methods
-    return ", ".join(sorted(methods))
-
-
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error, ours or the framework's, a problem-details answer, and say so in the
     OpenAPI schema."""
@@ -220,7 +208,11 @@ def install_problem_handlers(app: FastAPI) -> None:
             detail = _unparsable_body(exc.__cause__) or detail
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
-            headers["Allow"] = _allowed_methods(request)
+            # Each method of a path is a route of its own, and the framework's Allow names only
+            # the route it tried; RFC 9110 wants every method the path answers.
+            documented = path_operations(request.app, request.scope["path"])
+            if documented:
+                headers["Allow"] = ", ".join(sorted(documented))
         return problem_response(request, exc.status_code, detail, headers=headers)
 
     @app.exception_handler(Exception)
