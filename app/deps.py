@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -20,6 +19,7 @@ from app.auth.service import Principal
 from app.config import Settings
 from app.db import Database, utcnow
 from app.errors import Problem
+from app.openapi import path_operations
 
 __all__ = [
     "AdminDep",
@@ -29,6 +29,7 @@ __all__ = [
     "SettingsDep",
     "ViewerDep",
     "WriteSessionDep",
+    "no_nul_characters",
     "only_documented_query",
 ]
 
@@ -109,11 +110,9 @@ AdminDep = Annotated[Principal, Depends(require(Role.ADMIN))]
 async def only_documented_query(request: Request) -> None:
     """Refuse (422) query parameters the operation does not document, as bodies refuse unknown
     fields: a misspelt filter would otherwise be ignored and answer the unfiltered registry."""
-    route = request.scope.get("route")
-    if not request.query_params or not isinstance(route, APIRoute) or not route.include_in_schema:
+    if not request.query_params:
         return
-    path_item = request.app.openapi()["paths"].get(route.path_format, {})
-    operation = path_item.get(request.method.lower())
+    operation = path_operations(request.app, request.scope["path"]).get(request.method)
     if operation is None:
         return
     known = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
@@ -124,4 +123,43 @@ async def only_documented_query(request: Request) -> None:
             422,
             f"unknown query parameter {', '.join(unknown)}; this operation takes: {takes}",
             errors=[{"field": n, "message": "not a parameter of this operation"} for n in unknown],
+        )
+
+
+def _path_to_nul(document: object) -> str | None:
+    """The dotted path of the first string (or key) in a JSON document holding U+0000."""
+    stack: list[tuple[str, object]] = [("", document)]
+    while stack:  # iterative: a body may be nested as deep as the parser allowed
+        path, value = stack.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return path or "body"
+        if isinstance(value, dict):
+            children = [(str(k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            children = [(str(i), v) for i, v in enumerate(value)]
+        else:
+            continue
+        for key, child in children:
+            child_path = f"{path}.{key}" if path else key
+            if "\x00" in key:
+                return child_path
+            stack.append((child_path, child))
+    return None
+
+
+async def no_nul_characters(request: Request) -> None:
+    """Refuse (422) text holding U+0000 in the query or a JSON body: PostgreSQL cannot store
+    it (the insert failed as a 500), and no name, note or filter legitimately contains it."""
+    field = next((k for k, v in request.query_params.multi_items() if "\x00" in k + v), None)
+    if field is None and "json" in request.headers.get("content-type", ""):
+        try:
+            field = _path_to_nul(await request.json())
+        except (ValueError, RecursionError):
+            return  # FastAPI has answered or will answer for an unreadable body
+    if field is not None:
+        field = field.replace("\x00", "\\0")
+        raise Problem(
+            422,
+            f"invalid input in {field}: text may not contain the NUL character (U+0000)",
+            errors=[{"field": field, "message": "contains the NUL character (U+0000)"}],
         )
