@@ -24,7 +24,13 @@ from app.accounts.schemas import (
     OpenFlag,
     Platform,
 )
-from app.accounts.spreadsheet import SpreadsheetError, read_rows, write_csv, write_xlsx
+from app.accounts.spreadsheet import (
+    SpreadsheetError,
+    read_rows,
+    upload_name,
+    write_csv,
+    write_xlsx,
+)
 from app.audit.service import record
 from app.db import utcnow
 from app.deps import OperatorDep, ReadSessionDep, SettingsDep, ViewerDep, WriteSessionDep
@@ -201,7 +207,7 @@ async def import_accounts(
             session,
             principal,
             "accounts.import",
-            f"file:{file.filename or ''}"[:200],
+            f"file:{upload_name(file.filename)}",
             report.model_dump(exclude={"errors"}),
         )
     return report

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import PureWindowsPath
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.worksheet.formula import ArrayFormula
 
 from app.accounts.models import Account
 
@@ -25,6 +28,7 @@ __all__ = [
     "SpreadsheetError",
     "read_rows",
     "to_api_row",
+    "upload_name",
     "write_csv",
     "write_xlsx",
 ]
@@ -140,12 +144,24 @@ def write_xlsx(accounts: Iterable[Account]) -> bytes:
 
 
 def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise SpreadsheetError("the CSV file is neither UTF-8 nor GBK text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        broken = exc
+    # GB18030 reads almost any bytes, so UTF-8 with a few bad bytes would import as mojibake:
+    # text whose non-ASCII characters mostly decode as UTF-8 is broken UTF-8, not GBK.
+    lenient = data.decode("utf-8", errors="replace")
+    replaced = lenient.count("\ufffd")
+    if sum(1 for ch in lenient if ord(ch) > 0x7F) > 2 * replaced:
+        line = data.count(b"\n", 0, broken.start) + 1
+        raise SpreadsheetError(
+            f"the CSV file is not valid UTF-8: byte 0x{data[broken.start]:02x} on line {line}; "
+            "save it again as UTF-8 (or GBK)"
+        )
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise SpreadsheetError("the CSV file is neither UTF-8 nor GBK text") from None
 
 
 def _csv_records(data: bytes) -> Iterator[list[str]]:
@@ -159,8 +175,11 @@ def _csv_records(data: bytes) -> Iterator[list[str]]:
 
 
 def _xlsx_records(data: bytes) -> Iterator[list[str]]:
+    # data_only=False: a formula cell is read as its formula text, never as a value computed
+    # by whoever saved the file (absent when a tool wrote it); it is stored as text and
+    # neutralised on export like any other cell starting with "=".
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise SpreadsheetError("the file is not a readable XLSX workbook") from exc
     try:
@@ -174,9 +193,19 @@ def _xlsx_records(data: bytes) -> Iterator[list[str]]:
 def _cell_text(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, ArrayFormula):
+        return str(value.text)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def upload_name(filename: str | None) -> str:
+    """What the audit log records of an uploaded file's name: its last component without
+    control or format characters (NUL, bidi overrides). The name only tells CSV from XLSX;
+    it is never used as a path."""
+    base = PureWindowsPath(filename or "").name  # splits on forward and back slashes
+    return "".join(ch for ch in base if unicodedata.category(ch) not in ("Cc", "Cf"))[:100]
 
 
 def read_rows(data: bytes, filename: str) -> tuple[list[str], Iterator[SheetRow]]:
