@@ -263,11 +263,16 @@ def accounts_export(
         err.print("[red]the file name must end in .csv or .xlsx[/red]")
         raise typer.Exit(2)
     accounts = asyncio.run(_load_all(_settings()))
-    if file.suffix.lower() == ".xlsx":
-        file.write_bytes(write_xlsx(accounts))
-    else:
-        with file.open("w", encoding="utf-8", newline="") as out:
-            out.writelines(write_csv(accounts))
+    try:
+        if file.suffix.lower() == ".xlsx":
+            file.write_bytes(write_xlsx(accounts))
+        else:
+            with file.open("w", encoding="utf-8", newline="") as out:
+                out.writelines(write_csv(accounts))
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        err.print(f"[red]cannot write {file!s}: {reason}[/red]")
+        raise typer.Exit(2) from None
     console.print(f"{len(accounts)} accounts written to {file}")
 
 
