@@ -22,7 +22,7 @@ from app.flags.policy import FlagRule, Policy
 from app.flags.rules import AccountFacts, Seen, evaluate
 from monitors import Outcome
 
-__all__ = ["evaluate_accounts"]
+__all__ = ["evaluate_accounts", "seen"]
 
 # Enough history for every rule: websites need 7 days of probes (20+ a day).
 _HISTORY_DAYS = 8
@@ -38,19 +38,22 @@ async def _histories(session: AsyncSession, ids: list[int], now: datetime) -> di
         .order_by(col(CheckResult.id).desc())
     )
     histories: dict[int, list[Seen]] = defaultdict(list)
-    for r in (await session.exec(query)).all():
-        histories[r.account_id].append(
-            Seen(
-                check_id=r.id or 0,
-                checked_at=r.checked_at,
-                outcome=Outcome(r.outcome),
-                last_post_at=r.last_post_at,
-                followers=r.followers,
-                post_count=r.post_count,
-                verified=r.verified,
-            )
-        )
+    for row in (await session.exec(query)).all():
+        histories[row.account_id].append(seen(row))
     return histories
+
+
+def seen(row: CheckResult) -> Seen:
+    """A stored check as the rules see it (also how tests replay stored checks)."""
+    return Seen(
+        check_id=row.id or 0,
+        checked_at=row.checked_at,
+        outcome=Outcome(row.outcome),
+        last_post_at=row.last_post_at,
+        followers=row.followers,
+        post_count=row.post_count,
+        verified=row.verified,
+    )
 
 
 async def _organization_sizes(

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ import pytest
 
 from app.db import Database
 from monitors import PLATFORMS
-from tests.conftest import drop_pg_database, fresh_pg_database, pg_url
+from tests.conftest import pg_url
 from tests.support import register_population, running_simulator
 
 pytestmark = pytest.mark.pg
@@ -43,16 +43,6 @@ LATENCY_MS = 800
 DOUBLE_GAP = timedelta(seconds=INTERVAL_S * 0.75)
 # Worker a is killed once it holds this many second-cycle checks (mid-cycle, not at its edge).
 HELD_AT_LEAST = 5
-
-
-@pytest.fixture
-def pg_database(pg_template: str) -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database (procrastinate's schema included), dropped after."""
-    name = fresh_pg_database(pg_template)
-    try:
-        yield name
-    finally:
-        drop_pg_database(name)
 
 
 def _sql(dbname: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
