@@ -130,10 +130,12 @@ class SimAccount:
 
 @dataclass(slots=True)
 class Population:
-    """Every scripted account, looked up by (platform, handle)."""
+    """Every scripted account, looked up by (platform, handle). ``denies(platform)`` says
+    whether a platform currently denies every account exists (hostile mode ``absent``)."""
 
     accounts: list[SimAccount] = field(default_factory=list)
     _index: dict[tuple[str, str], SimAccount] = field(default_factory=dict)
+    denies: Callable[[str], bool] | None = None
 
     def add(self, account: SimAccount) -> None:
         self.accounts.append(account)
@@ -141,6 +143,8 @@ class Population:
 
     def find(self, platform: str, handle: str) -> SimAccount | None:
         """The scripted account, or None: the platform then answers "no such account"."""
+        if self.denies is not None and self.denies(platform):
+            return None
         return self._index.get((platform, handle))
 
 

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from monitors import PLATFORMS
 from monitors.base import utcnow
+from monitors.simulator.hostile import HostileMiddleware, Hostility, control_routes
 from monitors.simulator.population import PlatformSim, Population, SimAccount, build_population
 
 __all__ = ["URL_HANDLE_PLATFORMS", "create_app", "load_platform_sims", "serve"]
@@ -98,12 +99,17 @@ def create_app(
 ) -> Starlette:
     """Build the simulator app for a population of ``size`` accounts drawn with ``seed``.
 
+    Platforms can be turned hostile at run time through ``/_control/hostile``
+    (monitors/simulator/hostile.py); ``app.state.hostility`` is the same switch for tests.
+
     ``public_url`` is the root adapters reach the server at (used to turn rss/website paths into
     full handles); by default it is taken from each request. ``platforms`` defaults to every
     platform module found; tests may pass their own.
     """
     sims = list(platforms) if platforms is not None else load_platform_sims()
     population = build_population(size, seed, sims) if sims else Population()
+    hostility = Hostility(clock)
+    population.denies = hostility.absent
 
     async def list_population(request: Request) -> JSONResponse:
         root = public_url or str(request.base_url)
@@ -122,13 +128,16 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/population", list_population, methods=["GET"]),
+        *control_routes(hostility),
     ]
     for sim in sims:
         routes.extend(sim.routes(population, clock))
 
     middleware = [Middleware(LatencyMiddleware, latency_ms=latency_ms)] if latency_ms > 0 else []
+    middleware.append(Middleware(HostileMiddleware, hostility=hostility))
     app = Starlette(routes=routes, middleware=middleware)
     app.state.population = population
+    app.state.hostility = hostility
     app.state.platforms = sorted(sim.PLATFORM for sim in sims)
     return app
 
