@@ -29,7 +29,7 @@ from app.demo import (
 from app.flags.policy import FLAG_LABELS
 from app.main import create_app as create_api
 from app.scheduling.inline import InlineExecutor
-from app.scheduling.scheduler import Scheduler
+from app.scheduling.scheduler import Scheduler, canary_interval_s
 from monitors import PLATFORMS
 from monitors.simulator.population import Scenario
 from monitors.simulator.server import create_app, load_platform_sims
@@ -132,7 +132,8 @@ async def test_every_flag_kind_opens_within_the_demos_first_minute(
     sqlite_template: Path, tmp_path: Path
 ) -> None:
     """The demo as `liveness demo` sets it up (its population, registry, canaries, settings
-    and policy), with the scheduler's ticks driven every claim interval of simulated time:
+    and policy), with the scheduler's ticks driven every claim interval of simulated time and
+    its canaries every canary interval:
     a minute after start the API and /metrics show open flags of all eight kinds, each on the
     accounts whose script calls for it."""
     database_url = demo_database_url(tmp_path)
@@ -148,9 +149,12 @@ async def test_every_flag_kind_opens_within_the_demos_first_minute(
         try:
             with time_machine.travel(START, tick=False) as clock:
                 key = await seed_registry(database, registry_rows(population, url))
-                await scheduler.canaries()
+                next_canaries = 0.0
                 for elapsed in range(0, MINUTE + 1, int(settings.claim_interval_s)):
                     clock.move_to(START + timedelta(seconds=elapsed))
+                    if elapsed >= next_canaries:
+                        await scheduler.canaries()
+                        next_canaries += canary_interval_s(settings)
                     await scheduler.tick()
                     await executor.drain()
                 await runner.flush()

@@ -93,9 +93,7 @@ async def evaluate_accounts(
     if not active:
         return changed
     ids = [a.id for a in active if a.id is not None]
-    degraded = {
-        h.platform for h in (await session.exec(select(PlatformHealth))).all() if h.degraded
-    }
+    health = {h.platform: h for h in (await session.exec(select(PlatformHealth))).all()}
     sizes = await _organization_sizes(session, active)
     histories = await _histories(session, ids, now)
     current = await _open_flags(session, ids)
@@ -109,12 +107,14 @@ async def evaluate_accounts(
                 0, sizes.get((account.organization, account.platform), 1) - 1
             ),
         )
+        canaries = health.get(account.platform)
         decisions = evaluate(
             facts,
             histories.get(account.id, []),
             policy,
-            degraded=account.platform in degraded,
+            degraded=bool(canaries and canaries.degraded),
             now=now,
+            canaries_at=canaries.last_canary_at if canaries else None,
         )
         rules: dict[str, FlagRule] = {
             code: rule

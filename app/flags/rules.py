@@ -4,7 +4,7 @@
 says for each flag whether it should be open (True), resolved (False) or left as it is
 (absent). Observations of the unknown class change nothing, except where the official rule is
 built on failed probes (websites' 无法访问). While a platform is degraded, no flag that rests
-on a gone outcome opens.
+on a gone outcome opens, nor before its canaries have answered since the first gone answer.
 """
 
 from __future__ import annotations
@@ -101,8 +101,15 @@ def _empty_shell(rule: FlagRule, seen: Seen) -> Decision | None:
     )
 
 
-def _unreachable(rule: FlagRule, history: Sequence[Seen], degraded: bool) -> Decision | None:
-    """Gone, confirmed by enough gone answers spanning enough time since the last alive one."""
+def _unreachable(
+    rule: FlagRule, history: Sequence[Seen], degraded: bool, canaries_at: datetime | None
+) -> Decision | None:
+    """Gone, confirmed by enough gone answers spanning enough time since the last alive one.
+
+    A platform that starts denying every account exists right after a canary verdict (a block
+    disguised as absence) would have its gone answers confirmed before the next verdict
+    notices; so, where the platform has canaries, the flag waits for a verdict given after
+    the first gone answer of the streak (one that did not find the platform degraded)."""
     streak: list[Seen] = []
     for seen in history:
         if seen.outcome.is_alive:
@@ -117,7 +124,8 @@ def _unreachable(rule: FlagRule, history: Sequence[Seen], degraded: bool) -> Dec
     confirmed = len(streak) >= int(rule.param("gone_observations")) and span >= timedelta(
         hours=float(rule.param("min_span_hours"))
     )
-    if not confirmed or degraded:
+    unvouched = canaries_at is not None and canaries_at < streak[-1].checked_at
+    if not confirmed or degraded or unvouched:
         return None
     return Decision(
         True,
@@ -180,8 +188,12 @@ def evaluate(
     *,
     degraded: bool,
     now: datetime,
+    canaries_at: datetime | None = None,
 ) -> dict[str, Decision]:
-    """The flag changes ``history`` (newest first) calls for on ``account``."""
+    """The flag changes ``history`` (newest first) calls for on ``account``.
+
+    ``degraded`` and ``canaries_at`` are the platform's last canary verdict and its time
+    (None: the platform's canaries have never answered, or it has none)."""
     decisions: dict[str, Decision] = {}
 
     def rule(code: str) -> FlagRule | None:
@@ -198,7 +210,7 @@ def evaluate(
         verdict = (
             _website_unreachable(r, history, degraded, now)
             if account.platform == "website"
-            else _unreachable(r, history, degraded)
+            else _unreachable(r, history, degraded, canaries_at)
         )
         if verdict is not None:
             decisions["unreachable"] = verdict

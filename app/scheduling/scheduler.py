@@ -18,12 +18,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.checks import service as checks_service
 from app.checks.pipeline import CheckRunner
+from app.config import Settings
 from app.events.sender import Deliverer
 from app.scheduling import dispatch
 from app.scheduling.canaries import run_canaries
 from app.scheduling.dispatch import Claim
 
-__all__ = ["Executor", "Scheduler", "default_name"]
+__all__ = ["Executor", "Scheduler", "canary_interval_s", "default_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,13 @@ class Executor(Protocol):
     async def submit(self, claims: list[Claim]) -> None:
         """Take the claims; must not wait for the checks themselves."""
         ...
+
+
+def canary_interval_s(settings: Settings) -> float:
+    """How often the canaries run: at least hourly, and at least twice per gone confirmation
+    delay, so a verdict falls between an account's first gone answer and the check that
+    confirms it (the unreachable rule waits for one); never more than every 5 s."""
+    return max(5.0, min(settings.check_interval_s, settings.gone_confirm_delay_s / 2, 3600))
 
 
 def default_name() -> str:
@@ -113,7 +121,7 @@ class Scheduler:
             aps.add_job(
                 self._safe(self.canaries),
                 "interval",
-                seconds=min(settings.check_interval_s, 3600),
+                seconds=canary_interval_s(settings),
                 id="canaries",
                 next_run_time=self.runner.clock(),
                 **common,

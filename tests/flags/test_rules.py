@@ -119,6 +119,29 @@ def test_unreachable_needs_two_gone_answers_an_hour_apart() -> None:
     assert "unreachable" not in decide(unknown_last)
 
 
+def test_unreachable_waits_for_a_canary_verdict_after_the_first_gone_answer() -> None:
+    """Regression (bench/soak.py): a platform that began denying every account exists right
+    after a canary verdict had accounts' gone answers confirmed before the next verdict could
+    mark it degraded, and false unreachable flags opened on alive accounts."""
+    apart = [
+        seen(0, Outcome.DELETED, posted_days_ago=None, check_id=9),
+        seen(1.2, Outcome.NOT_FOUND, posted_days_ago=None, check_id=7),
+    ]
+    first_gone = NOW - timedelta(hours=1.2)
+
+    def with_canaries(history: list[Seen], at: datetime, degraded: bool = False):  # type: ignore[no-untyped-def]
+        return evaluate(facts(), history, NATIONAL, degraded=degraded, now=NOW, canaries_at=at)
+
+    assert "unreachable" not in with_canaries(apart, first_gone - timedelta(seconds=1))
+    assert with_canaries(apart, first_gone)["unreachable"].open is True
+    assert with_canaries(apart, first_gone + timedelta(minutes=30))["unreachable"].open is True
+    assert "unreachable" not in with_canaries(apart, NOW, degraded=True)
+    assert decide(apart)["unreachable"].open is True  # a platform without canaries: as before
+    # An alive answer resolves whatever the canaries last said.
+    back = with_canaries([seen(0), *apart], first_gone - timedelta(days=1))
+    assert back["unreachable"].open is False
+
+
 def _probes(total: int, failed: int, refused: int = 0) -> list[Seen]:
     history = []
     for i in range(total + refused):

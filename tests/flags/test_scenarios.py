@@ -16,6 +16,7 @@ import time_machine
 from sqlmodel import col, select
 
 from app.accounts.models import Account
+from app.checks import service as checks_service
 from app.checks.models import PlatformHealth
 from app.checks.pipeline import CheckRunner, run_check
 from app.config import Settings
@@ -210,6 +211,28 @@ async def test_unreachable_needs_confirmation_and_respects_degraded_platforms(wo
     world.script("1000000003").last_post_at = START
     await world.at(timedelta(hours=3), a)
     assert "unreachable" not in await world.open_codes(a)
+
+
+async def test_a_gone_flag_waits_for_a_canary_verdict_after_the_first_gone_answer(
+    world: World,
+) -> None:
+    """The canaries answered as expected at the start; the account then answers gone twice,
+    an hour apart, before they answer again: the flag waits for that verdict."""
+    async with world.database.write_session() as session:
+        await checks_service.set_health(
+            session, "weibo", degraded=False, reason="canaries answered", now=utcnow()
+        )
+    a = await world.add("1000000013", outcome=Outcome.DELETED, last_post_at=None)
+    await world.at(timedelta(minutes=1), a)
+    await world.at(timedelta(minutes=62), a)
+    assert "unreachable" not in await world.open_codes(a)  # no verdict since the first answer
+    world.clock.move_to(START + timedelta(minutes=63))
+    async with world.database.write_session() as session:
+        await checks_service.set_health(
+            session, "weibo", degraded=False, reason="canaries answered", now=utcnow()
+        )
+    await world.at(timedelta(minutes=70), a)
+    assert "unreachable" in await world.open_codes(a)
 
 
 async def test_app_outdated_at_a_year(world: World) -> None:
