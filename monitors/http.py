@@ -10,11 +10,13 @@ Observation, so an upstream can never make ``observe`` raise and never make an a
 from __future__ import annotations
 
 import json as jsonlib
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -34,6 +36,7 @@ __all__ = [
     "looks_like_captcha",
     "parse_json",
     "parse_json_object",
+    "redact_url",
     "retry_after_seconds",
     "start_clock",
 ]
@@ -44,6 +47,40 @@ EXCERPT_LIMIT = 300
 
 _WHITESPACE = re.compile(r"\s+")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", re.IGNORECASE)
+
+
+# Query parameters that carry credentials (WeChat's MP token, Douyin's msToken, an RSSHub key).
+_SECRET_PARAM = re.compile(r"token|secret|password|^(access_?)?key$|^sig(nature)?$", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the values of credential-like query parameters replaced by ``***``: the
+    form a URL takes in evidence (shown to every viewer) and in logs."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(_SECRET_PARAM.search(name) for name, _ in pairs):
+        return url
+    query = urlencode(
+        [(name, "***" if _SECRET_PARAM.search(name) else value) for name, value in pairs],
+        safe="*",
+    )
+    return urlunsplit(parts._replace(query=query))
+
+
+class _RedactRequestLog(logging.Filter):
+    """httpx logs every request's full URL at INFO; credentials in its query must not reach
+    a log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_url(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+# Installed on import: every process that sends platform requests imports this module.
+logging.getLogger("httpx").addFilter(_RedactRequestLog())
 
 
 def excerpt(text: str | None, limit: int = EXCERPT_LIMIT, *, around: str | None = None) -> str:
@@ -253,7 +290,7 @@ async def fetch(
         raise _transport_failure(Outcome.ERROR, "transport error", exc, url, source) from None
     fetched = Fetched(
         status=response.status_code,
-        final_url=str(response.url),
+        final_url=redact_url(str(response.url)),
         text=_decode(response),
         headers=response.headers,
         elapsed_ms=(time.perf_counter() - started) * 1000,
