@@ -7,6 +7,7 @@ read lock. Read sessions start a deferred transaction so they never wait for a w
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -33,6 +34,9 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
 _BEGIN_OPTION = "liveness_sqlite_begin"
+
+# aiosqlite logs every statement with its parameters (key hashes, webhook secrets) at DEBUG.
+logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def sync_url(url: str) -> str:
@@ -65,7 +69,8 @@ class Database:
     def __init__(self, url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        # Parameters are key hashes and webhook secrets: never in error messages or echo.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000}
         else:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from http import HTTPStatus
+from types import TracebackType
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.openapi import path_operations
@@ -157,6 +159,22 @@ def _validation_error(error: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+def _loggable(exc: BaseException) -> ExcInfo:
+    """What the log shows of an unexpected error. PostgreSQL's messages carry the failing row's
+    values (DETAIL: key hashes, webhook secrets), so a database error is shown by its primary
+    message and statement only, with its traceback."""
+    if not isinstance(exc, DBAPIError):
+        return type(exc), exc, exc.__traceback__
+    diag = getattr(exc.orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) or str(exc.orig).split("\n")[0]
+    kind = f"{type(exc).__name__} ({type(exc.orig).__name__})"
+    shown = RuntimeError(f"{kind}: {primary} [SQL: {exc.statement}]")
+    return RuntimeError, shown, exc.__traceback__
+
+
 def _unparsable_body(cause: BaseException | None) -> str | None:
     """Why FastAPI could not read a body it answers 400 for, when the cause says more than its
     own "There was an error parsing the body"."""
@@ -217,5 +235,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        logger.error(
+            "unhandled error on %s %s", request.method, request.url.path, exc_info=_loggable(exc)
+        )
         return problem_response(request, 500, "an unexpected error occurred; it has been logged")
