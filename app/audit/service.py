@@ -4,6 +4,7 @@ log entry lands exactly when the change does."""
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from sqlmodel import col, select
@@ -35,10 +36,16 @@ def record(
 
 
 async def list_entries(
-    session: AsyncSession, *, limit: int, before_id: int | None = None
+    session: AsyncSession,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    key_ids: Collection[int] | None = None,
 ) -> list[AuditLog]:
-    """Audit entries, newest first, paged by id."""
+    """Audit entries, newest first, paged by id; only those written by ``key_ids`` if given."""
     query = select(AuditLog).order_by(col(AuditLog.id).desc()).limit(limit)
     if before_id is not None:
         query = query.where(col(AuditLog.id) < before_id)
+    if key_ids is not None:
+        query = query.where(col(AuditLog.key_id).in_(key_ids))
     return list((await session.exec(query)).all())

@@ -19,7 +19,15 @@ from app.auth.models import ApiKey
 from app.auth.schemas import Role
 from app.db import utcnow
 
-__all__ = ["Principal", "authenticate", "create_key", "hash_key", "list_keys", "revoke_key"]
+__all__ = [
+    "Principal",
+    "authenticate",
+    "create_key",
+    "hash_key",
+    "key_ids_within",
+    "list_keys",
+    "revoke_key",
+]
 
 KEY_PREFIX = "lv_"
 # Touch last_used_at at most this often, so reads do not turn into writes.
@@ -85,6 +93,12 @@ def needs_touch(row: ApiKey) -> bool:
 async def list_keys(session: AsyncSession) -> list[ApiKey]:
     """Every key, newest first, revoked ones included."""
     return list((await session.exec(select(ApiKey).order_by(col(ApiKey.id).desc()))).all())
+
+
+async def key_ids_within(session: AsyncSession, region_prefix: str) -> list[int]:
+    """Ids of the keys (revoked ones included) scoped inside ``region_prefix``."""
+    query = select(ApiKey.id).where(col(ApiKey.region_prefix).startswith(region_prefix))
+    return [key_id for key_id in (await session.exec(query)).all() if key_id is not None]
 
 
 async def get_key(session: AsyncSession, key_id: int) -> ApiKey | None:
