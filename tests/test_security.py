@@ -98,16 +98,11 @@ def simulator() -> Iterator[tuple[str, object]]:
 
 
 @pytest.fixture
-def settings(database_url: str, simulator: tuple[str, object]) -> Settings:
+def settings(settings: Settings, simulator: tuple[str, object]) -> Settings:
     """Cookies set, platforms simulated, webhooks allowed to the local receiver."""
-    return Settings(
-        _env_file=None,
-        database_url=database_url,
-        scheduler_enabled=False,
-        simulator_url=simulator[0],
-        webhook_allow_private=True,
-        log_level="debug",
-        **{name: SecretStr(value) for name, value in COOKIES.items()},
+    secrets = {name: SecretStr(value) for name, value in COOKIES.items()}
+    return settings.model_copy(
+        update={"simulator_url": simulator[0], "webhook_allow_private": True, **secrets}
     )
 
 

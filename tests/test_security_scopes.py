@@ -31,14 +31,10 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(
-        _env_file=None,
-        database_url=database_url,
-        scheduler_enabled=False,
-        simulator_url=CLOSED_PORT,
-        http_timeout_s=2,
-        webhook_allow_private=True,
+def settings(settings: Settings) -> Settings:
+    """Checks and deliveries go to a closed port: they fail at once and leave their rows."""
+    return settings.model_copy(
+        update={"simulator_url": CLOSED_PORT, "http_timeout_s": 2, "webhook_allow_private": True}
     )
 
 
