@@ -220,6 +220,14 @@ async def test_exports_neutralise_every_formula_start(
     )
     groups = list(csv.reader(io.StringIO(summary.content.decode("utf-8-sig"))))[1:-1]
     assert sorted(g[0][:2] for g in groups) == ["'+", "'-", "'=", "'@"]
+    summary = await client.get(
+        "/api/v1/reports/summary",
+        params={"group_by": "organization", "format": "xlsx"},
+        headers=keys.header(keys.viewer),
+    )
+    cells = [row[0] for row in load_workbook(io.BytesIO(summary.content)).worksheets[0]][1:-1]
+    assert sorted(str(c.value)[:2] for c in cells) == ["'+", "'-", "'=", "'@"]
+    assert {c.data_type for c in cells} == {"s"}
 
 
 def test_sheet_writers_neutralise_tab_and_carriage_return_too() -> None:
