@@ -43,6 +43,12 @@ def _evidence_json(obs: Observation) -> str:
     return json.dumps(evidence, ensure_ascii=False)
 
 
+def _text(value: str | None, limit: int) -> str | None:
+    # Upstream text may carry NUL, which PostgreSQL refuses in text columns: one such name
+    # would fail every check of the batch it is written with, again at each retry.
+    return value.replace("\x00", "")[:limit] or None if value else None
+
+
 def record_observation(session: AsyncSession, account: Account, obs: Observation) -> CheckResult:
     """Add the check row for ``obs`` and update the account's snapshot (not its schedule).
 
@@ -61,10 +67,10 @@ def record_observation(session: AsyncSession, account: Account, obs: Observation
         followers=obs.followers,
         post_count=obs.post_count,
         verified=obs.verified,
-        display_name=(obs.display_name or None) and obs.display_name[:200],
+        display_name=_text(obs.display_name, 200),
         elapsed_ms=obs.elapsed_ms,
         evidence=_evidence_json(obs),
-        error=obs.error[:500] if obs.error else None,
+        error=_text(obs.error, 500),
     )
     session.add(row)
     account.last_checked_at = obs.observed_at
@@ -78,7 +84,7 @@ def record_observation(session: AsyncSession, account: Account, obs: Observation
             ("followers", obs.followers),
             ("post_count", obs.post_count),
             ("verified", obs.verified),
-            ("observed_name", obs.display_name and obs.display_name[:200]),
+            ("observed_name", _text(obs.display_name, 200)),
         ):
             if value is not None:
                 setattr(account, field, value)

@@ -18,7 +18,7 @@ from app.db import Database, utcnow
 from app.events.models import OutboxEvent
 from app.scheduling import dispatch
 from app.scheduling.canaries import judge, run_canaries
-from monitors import MonitorConfig, Observation
+from monitors import MonitorConfig, Observation, Outcome
 
 
 class Exploding:
@@ -69,6 +69,37 @@ async def test_an_adapter_bug_becomes_an_error_check(
     assert row is not None and row.outcome == "error"
     assert row.error == "internal error: RuntimeError"
     assert "observe failed" in caplog.text
+
+
+class NulNamed:
+    """An upstream whose profile name and error text carry NUL characters."""
+
+    platform = "appstore"
+
+    def validate_handle(self, handle: str) -> str:
+        return handle
+
+    async def observe(self, handle: str, client: httpx.AsyncClient) -> Observation:
+        return Observation(
+            platform="appstore",
+            handle=handle,
+            outcome=Outcome.OK,
+            observed_at=utcnow(),
+            display_name="政务\x00服务",
+            error="odd\x00text",
+        )
+
+
+async def test_nul_characters_from_upstream_are_stored_without_them(
+    runner: CheckRunner, database: Database
+) -> None:
+    account_id = await _account(database)
+    runner._monitors["appstore"] = NulNamed()  # type: ignore[assignment]
+    row = await run_check(runner, account_id)
+    assert row is not None and row.display_name == "政务服务" and row.error == "oddtext"
+    async with database.read_session() as session:
+        account = await session.get(Account, account_id)
+        assert account is not None and account.observed_name == "政务服务"
 
 
 async def test_upstream_failure_is_unknown_and_backs_off(
