@@ -118,8 +118,11 @@ async def platforms(session: ReadSessionDep, principal: ViewerDep) -> list[Platf
     now = utcnow()
     health = await service.get_health(session)
     last = await service.last_check_per_platform(session)
-    overdue = await dispatch.count_overdue(session, now)
-    counts = await service.outcome_counts_since(session, now - timedelta(hours=1))
+    # Counts cover the key's region; canary verdicts and last checks are platform-wide.
+    scope = principal.region_prefix
+    overdue = await dispatch.count_overdue(session, now, scope_prefix=scope)
+    hour_ago = now - timedelta(hours=1)
+    counts = await service.outcome_counts_since(session, hour_ago, scope_prefix=scope)
     result = []
     for platform in monitors.PLATFORMS:
         h = health.get(platform)

@@ -122,13 +122,20 @@ async def list_checks(
     return list((await session.exec(query)).all())
 
 
-async def outcome_counts_since(session: AsyncSession, since: datetime) -> dict[str, dict[str, int]]:
-    """Per platform, how many checks ended in each outcome since ``since``."""
+async def outcome_counts_since(
+    session: AsyncSession, since: datetime, *, scope_prefix: str | None = None
+) -> dict[str, dict[str, int]]:
+    """Per platform, how many checks (of accounts in the scope) ended in each outcome since
+    ``since``."""
     query = (
         select(col(CheckResult.platform), col(CheckResult.outcome), func.count())
         .where(col(CheckResult.checked_at) >= since)
         .group_by(col(CheckResult.platform), col(CheckResult.outcome))
     )
+    if scope_prefix:
+        query = query.join(Account, col(Account.id) == col(CheckResult.account_id)).where(
+            col(Account.region_code).startswith(scope_prefix, autoescape=True)
+        )
     counts: dict[str, dict[str, int]] = {}
     for platform, outcome, count in (await session.exec(query)).all():
         counts.setdefault(platform, {})[outcome] = count

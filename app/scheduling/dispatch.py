@@ -74,13 +74,17 @@ async def claim_due(
     return [Claim(account_id=row[0], platform=row[1], lease_token=token) for row in rows]
 
 
-async def count_overdue(session: AsyncSession, now: datetime) -> dict[str, int]:
-    """How many active accounts per platform are due and not leased."""
+async def count_overdue(
+    session: AsyncSession, now: datetime, *, scope_prefix: str | None = None
+) -> dict[str, int]:
+    """How many active accounts (in the scope) per platform are due and not leased."""
     query = (
         select(col(Account.platform), func.count())
         .where(*_due(now))
         .group_by(col(Account.platform))
     )
+    if scope_prefix:
+        query = query.where(col(Account.region_code).startswith(scope_prefix, autoescape=True))
     return {platform: count for platform, count in (await session.exec(query)).all()}
 
 

@@ -9,6 +9,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.auth import service as auth_service
+from app.auth.schemas import Role
 from app.config import Settings
 from app.db import Database, utcnow
 from app.main import create_app
@@ -157,6 +159,16 @@ async def test_platforms_show_outcomes_and_overdue(
     checked = [p for p in platforms if p["outcomes_last_hour"]]
     assert len(checked) == 1 and checked[0]["outcomes_last_hour"] == {"ok": 1}
     assert sum(p["overdue"] for p in platforms) == len(await _count(database)) - 1
+    # The counts cover the key's region: every account here is in 220102.
+    inside = await client.get("/api/v1/platforms", headers=keys.header(keys.scoped_viewer))
+    assert inside.json() == platforms
+    async with database.write_session() as session:
+        _row, beijing = await auth_service.create_key(
+            session, name="beijing", role=Role.VIEWER, region_prefix="1101"
+        )
+    outside = (await client.get("/api/v1/platforms", headers=keys.header(beijing))).json()
+    assert all(p["overdue"] == 0 and p["outcomes_last_hour"] == {} for p in outside)
+    assert [p["degraded"] for p in outside] == [p["degraded"] for p in platforms]
 
 
 async def _count(database: Database) -> list[int]:
