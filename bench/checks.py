@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -99,7 +100,11 @@ def simulator(latency_ms: float, population: int) -> Iterator[str]:
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # requests still hanging (bench/soak.py's timeouts)
+            process.kill()
+            process.wait(timeout=10)
 
 
 @contextmanager
@@ -123,16 +128,23 @@ def database_url(backend: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-async def register(database: Database, simulator_url: str) -> int:
-    """Register the simulator's whole population as accounts, as an import would."""
+async def fetch_population(simulator_url: str) -> list[dict[str, Any]]:
+    """The simulator's scripted accounts, with their scenario and expected outcome."""
     async with httpx.AsyncClient(timeout=120) as client:
-        accounts = (await client.get(f"{simulator_url}/population")).json()
+        accounts: list[dict[str, Any]] = (await client.get(f"{simulator_url}/population")).json()
+    return accounts
+
+
+async def register(database: Database, simulator_url: str, organizations: int = 300) -> int:
+    """Register the simulator's whole population as accounts, as an import would, spread over
+    ``organizations`` organizations (0: one per account, so no 重复开设 flags)."""
+    accounts = await fetch_population(simulator_url)
     rows = [
         {
             "platform": account["platform"],
             "handle": account["handle"],
             "name": account["display_name"] or f"account {n}",
-            "organization": f"单位{n % 300}",
+            "organization": f"单位{n % organizations if organizations else n}",
             "region_code": "220102",
             "category": "bench",
         }
