@@ -9,7 +9,6 @@ comes from flag history in ``service.summary``.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +17,7 @@ from sqlmodel import col
 
 from app.accounts.models import Account
 from app.flags.policy import FLAG_BITS
-from app.reports.service import CODES, GROUP_COLUMNS, GroupCounts, ReadSessions, rows
+from app.reports.service import CODES, GROUP_COLUMNS, GroupCounts, ReadSessions
 
 __all__ = ["summary_now"]
 
@@ -67,11 +66,15 @@ async def summary_now(
     read: ReadSessions, group_by: str, scope_prefix: str | None
 ) -> tuple[list[GroupCounts], GroupCounts]:
     """The summary as of now: the same figures as ``service.summary`` at now (the tests check
-    they agree), from two index passes run at once, one over the flagged accounts only."""
-    totals_rows, flag_rows = await asyncio.gather(
-        rows(read, _current_totals_query(group_by, scope_prefix)),
-        rows(read, _current_flags_query(group_by, scope_prefix)),
-    )
+    they agree), from two index passes, one over the flagged accounts only."""
+    # One after the other in one read transaction (one snapshot): run at once on two
+    # connections they contended for the GIL and took longer (~75 ms against ~58 ms).
+    async with read() as session:
+        connection = await session.connection()
+        totals_rows = (
+            await connection.execute(_current_totals_query(group_by, scope_prefix))
+        ).all()
+        flag_rows = (await connection.execute(_current_flags_query(group_by, scope_prefix))).all()
     flagged = {row[0]: row for row in flag_rows}
     totals = GroupCounts(key=None, name=None)
     groups = []

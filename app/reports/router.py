@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from pydantic_core import to_json
 
 from app.accounts.models import Account
 from app.accounts.schemas import AccountRead, Platform
@@ -28,7 +29,6 @@ from app.reports.schemas import (
     SampleRequest,
     SampleResult,
     Summary,
-    SummaryRow,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -64,17 +64,18 @@ def _sheet(table: export.Table, fmt: str, stem: str, at: datetime, sheet: str) -
     return Response(export.to_csv(table), media_type="text/csv; charset=utf-8", headers=headers)
 
 
-def _row(group: service.GroupCounts) -> SummaryRow:
-    # Built from our own counts, so unvalidated: 4,000 organisations cost ~20 ms to validate.
-    return SummaryRow.model_construct(
-        key=group.key,
-        name=group.name,
-        total=group.total,
-        checked=group.checked,
-        passing=group.passing,
-        pass_rate=group.pass_rate,
-        flags=group.flags,
-    )
+def _row(group: service.GroupCounts) -> dict[str, Any]:
+    # A SummaryRow as a plain dict: 4,000 organisations cost ~20 ms as model instances
+    # (even unvalidated), and these are our own counts, nothing to validate.
+    return {
+        "key": group.key,
+        "name": group.name,
+        "total": group.total,
+        "checked": group.checked,
+        "passing": group.passing,
+        "pass_rate": group.pass_rate,
+        "flags": group.flags,
+    }
 
 
 @router.get(
@@ -104,15 +105,16 @@ async def summary(
     if format != "json":
         table = export.summary_table(group_by, groups, totals)
         return _sheet(table, format, f"summary-{group_by}", when, "汇总")
-    body = Summary.model_construct(
-        at=when,
-        group_by=group_by,
-        labels=dict(FLAG_LABELS),
-        groups=[_row(g) for g in groups],
-        totals=_row(totals),
-    )
-    # Serialised once here; through response_model FastAPI would validate it all again.
-    return Response(body.model_dump_json(), media_type="application/json")
+    body = {
+        "at": when,
+        "group_by": group_by,
+        "labels": dict(FLAG_LABELS),
+        "groups": [_row(g) for g in groups],
+        "totals": _row(totals),
+    }
+    # In the shape of Summary (the tests and the fuzzer check it), serialised once by
+    # pydantic-core; through response_model FastAPI would build and validate it all again.
+    return Response(to_json(body), media_type="application/json")
 
 
 def _problem(account: Account, flags: list[Flag]) -> ProblemAccount:
