@@ -111,11 +111,17 @@ class Scheduler:
             "interval",
             seconds=settings.claim_interval_s,
             id="claim",
+            name="claim",
             next_run_time=self.runner.clock(),
             **common,
         )
         aps.add_job(
-            self._safe(self.purge_old_checks), "interval", hours=1, id="retention", **common
+            self._safe(self.purge_old_checks),
+            "interval",
+            hours=1,
+            id="retention",
+            name="retention",
+            **common,
         )
         if settings.canaries:
             aps.add_job(
@@ -123,6 +129,7 @@ class Scheduler:
                 "interval",
                 seconds=canary_interval_s(settings),
                 id="canaries",
+                name="canaries",
                 next_run_time=self.runner.clock(),
                 **common,
             )
@@ -133,6 +140,7 @@ class Scheduler:
             "interval",
             seconds=settings.webhook_interval_s,
             id="webhooks",
+            name="webhooks",
             next_run_time=self.runner.clock(),
             **common,
         )
