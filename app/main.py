@@ -26,6 +26,7 @@ from app.limits import BodyLimitMiddleware
 from app.metrics.process import set_build_info
 from app.metrics.router import router as metrics_router
 from app.reports.router import router as reports_router
+from app.runtime import startup_objects_frozen
 from app.scheduling.dispatch import last_tick
 from app.scheduling.inline import InlineExecutor
 from app.scheduling.scheduler import Scheduler
@@ -63,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             scheduler.start()
         app.state.scheduler = scheduler
         try:
-            yield
+            with startup_objects_frozen():
+                yield
         finally:
             if scheduler is not None:
                 await scheduler.shutdown()

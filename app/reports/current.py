@@ -76,21 +76,33 @@ async def summary_now(
         ).all()
         flag_rows = (await connection.execute(_current_flags_query(group_by, scope_prefix))).all()
     flagged = {row[0]: row for row in flag_rows}
-    totals = GroupCounts(key=None, name=None)
+    no_flags = dict.fromkeys(CODES, 0)
     groups = []
-    # Plain loops: thousands of groups (4,000 organisations) pass through here per request.
-    for key, name, total, checked in totals_rows:
-        group = GroupCounts(key=key, name=name, total=total, checked=checked)
+    total = checked_total = passing_total = 0
+    # Plain loops over tuples: thousands of groups (4,000 organisations) pass through here
+    # per request; the flag totals are column sums, not per-group dict updates.
+    for key, name, count, checked in totals_rows:
         found = flagged.get(key)
-        if found is not None:
-            group.passing = max(0, checked - (found[1] or 0))
-            group.flags = dict(zip(CODES, found[2:], strict=True))
-            for code, count in group.flags.items():
-                totals.flags[code] += count or 0
+        if found is None:
+            passing, flags = checked, no_flags.copy()
         else:
-            group.passing = checked
-        totals.total += total
-        totals.checked += checked
-        totals.passing += group.passing
-        groups.append(group)
+            passing = max(0, checked - (found[1] or 0))
+            flags = dict(zip(CODES, found[2:], strict=True))  # SUM over >= 1 row: never NULL
+        groups.append(
+            GroupCounts(
+                key=key, name=name, total=count, checked=checked, passing=passing, flags=flags
+            )
+        )
+        total += count
+        checked_total += checked
+        passing_total += passing
+    flag_totals = [sum(column) for column in zip(*(r[2:] for r in flag_rows), strict=True)]
+    totals = GroupCounts(
+        key=None,
+        name=None,
+        total=total,
+        checked=checked_total,
+        passing=passing_total,
+        flags=dict(zip(CODES, flag_totals, strict=True)) if flag_rows else no_flags.copy(),
+    )
     return groups, totals

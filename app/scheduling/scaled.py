@@ -17,6 +17,7 @@ import procrastinate
 from app.checks.pipeline import CheckRunner, make_http_client
 from app.config import Settings
 from app.db import Database
+from app.runtime import startup_objects_frozen
 from app.scheduling.queue import (
     STALLED_WORKER_S,
     ProcrastinateExecutor,
@@ -64,7 +65,8 @@ async def serve_scheduler(settings: Settings, stop: asyncio.Event | None = None)
             scheduler.start()
             reaper = asyncio.create_task(_reap_forever(app, settings), name="reaper")
             try:
-                await stop.wait()
+                with startup_objects_frozen():
+                    await stop.wait()
             finally:
                 await scheduler.shutdown()
                 reaper.cancel()
@@ -95,11 +97,12 @@ async def serve_worker(settings: Settings, platforms: tuple[str, ...], concurren
     # Jobs in flight, the fetch loop, LISTEN and the heartbeat each want a connection.
     app = make_app(settings, pool_size=concurrency + 4)
     async with worker_runtime(settings), app.open_async():
-        await app.run_worker_async(
-            queues=[queue_for(p) for p in platforms],
-            concurrency=concurrency,
-            install_signal_handlers=True,
-        )
+        with startup_objects_frozen():
+            await app.run_worker_async(
+                queues=[queue_for(p) for p in platforms],
+                concurrency=concurrency,
+                install_signal_handlers=True,
+            )
 
 
 def _stop_on_signals() -> asyncio.Event:
