@@ -213,23 +213,29 @@ async def _store(
     ids = sorted({item.account_id for item in items})
     loaded = await session.exec(select(Account).where(col(Account.id).in_(ids)))
     accounts = {account.id: account for account in loaded.all()}
-    rows: list[CheckResult | None] = []
-    stored: list[Account] = []
-    for item in items:
+    kept: list[tuple[int, Account, Observation]] = []  # (position in items, ...)
+    for position, item in enumerate(items):
         account = accounts.get(item.account_id)
-        if account is None or (
-            item.lease_token is not None and account.lease_token != item.lease_token
+        if account is not None and (
+            item.lease_token is None or account.lease_token == item.lease_token
         ):
-            rows.append(None)
-            continue
-        observation = item.observation
-        previous = account.last_outcome
-        rows.append(service.record_observation(session, account, observation))
+            kept.append((position, account, item.observation))
+    # The outcome before each check, in order: items for one account apply one after another.
+    previous: list[str | None] = []
+    latest: dict[int, str | None] = {}
+    for _, account, observation in kept:
+        assert account.id is not None
+        previous.append(latest.get(account.id, account.last_outcome))
+        latest[account.id] = observation.outcome.value
+    stored = await service.record_observations(session, [(a, obs) for _, a, obs in kept])
+    rows: list[CheckResult | None] = [None] * len(items)
+    for (position, account, observation), before, row in zip(kept, previous, stored, strict=True):
+        rows[position] = row
         streak = account.unknown_streak + 1 if observation.outcome.is_unknown else 0
         account.unknown_streak = streak
         account.next_check_at = next_due(
             outcome=observation.outcome,
-            previous_outcome=previous,
+            previous_outcome=before,
             unknown_streak=streak,
             retry_after_s=observation.evidence.retry_after_s,
             cadence=runner.cadence(account),
@@ -238,11 +244,11 @@ async def _store(
         )
         account.lease_until = None
         account.lease_token = None
-        session.add(account)
-        stored.append(account)
     await session.flush()
     # Flags change in the same transaction as the checks that decided them (DESIGN §3).
-    await evaluate_accounts(session, stored, runner.policy, runner.clock())
+    await evaluate_accounts(
+        session, [account for _, account, _ in kept], runner.policy, runner.clock()
+    )
     return rows
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,7 +22,7 @@ __all__ = [
     "last_check_per_platform",
     "list_checks",
     "outcome_counts_since",
-    "record_observation",
+    "record_observations",
     "set_health",
 ]
 
@@ -49,30 +50,29 @@ def _text(value: str | None, limit: int) -> str | None:
     return value.replace("\x00", "")[:limit] or None if value else None
 
 
-def record_observation(session: AsyncSession, account: Account, obs: Observation) -> CheckResult:
-    """Add the check row for ``obs`` and update the account's snapshot (not its schedule).
-
-    The snapshot keeps the last known counts and dates: an unknown answer changes only
-    last_checked_at and last_outcome.
-    """
+def _check_values(account: Account, obs: Observation) -> dict[str, Any]:
     assert account.id is not None
-    row = CheckResult(
-        account_id=account.id,
-        platform=account.platform,
-        checked_at=obs.observed_at,
-        outcome=obs.outcome.value,
-        outcome_class=obs.outcome.outcome_class.value,
-        http_status=obs.evidence.http_status,
-        last_post_at=obs.last_post_at,
-        followers=obs.followers,
-        post_count=obs.post_count,
-        verified=obs.verified,
-        display_name=_text(obs.display_name, 200),
-        elapsed_ms=obs.elapsed_ms,
-        evidence=_evidence_json(obs),
-        error=_text(obs.error, 500),
-    )
-    session.add(row)
+    return {
+        "account_id": account.id,
+        "platform": account.platform,
+        "checked_at": obs.observed_at,
+        "outcome": obs.outcome.value,
+        "outcome_class": obs.outcome.outcome_class.value,
+        "http_status": obs.evidence.http_status,
+        "last_post_at": obs.last_post_at,
+        "followers": obs.followers,
+        "post_count": obs.post_count,
+        "verified": obs.verified,
+        "display_name": _text(obs.display_name, 200),
+        "elapsed_ms": obs.elapsed_ms,
+        "evidence": _evidence_json(obs),
+        "error": _text(obs.error, 500),
+    }
+
+
+def _update_snapshot(account: Account, obs: Observation) -> None:
+    """The snapshot keeps the last known counts and dates: an unknown answer changes only
+    last_checked_at and last_outcome."""
     account.last_checked_at = obs.observed_at
     if account.first_checked_at is None:
         account.first_checked_at = obs.observed_at
@@ -88,8 +88,28 @@ def record_observation(session: AsyncSession, account: Account, obs: Observation
         ):
             if value is not None:
                 setattr(account, field, value)
-    session.add(account)
-    return row
+
+
+async def record_observations(
+    session: AsyncSession, observed: Sequence[tuple[Account, Observation]]
+) -> list[CheckResult]:
+    """Insert a check row for each (account, observation), in order, and update each
+    account's snapshot (not its schedule). Returns the rows as stored, ids included.
+
+    One multi-row insert for the batch rather than ORM objects: storing is on the path of
+    every check, and the rules read the rows back from the database anyway.
+    """
+    if not observed:
+        return []
+    values = [_check_values(account, obs) for account, obs in observed]
+    table = CheckResult.__table__  # type: ignore[attr-defined]
+    statement = insert(table).returning(table.c.id, table.c.account_id, table.c.checked_at)
+    connection = await session.connection()
+    ids = {(a, at): i for i, a, at in (await connection.execute(statement, values)).all()}
+    for account, obs in observed:
+        _update_snapshot(account, obs)
+        session.add(account)
+    return [CheckResult(id=ids[(v["account_id"], v["checked_at"])], **v) for v in values]
 
 
 async def list_checks(

@@ -7,23 +7,24 @@ history row and its event in the caller's transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.accounts.models import Account
-from app.events.service import emit
+from app.events.service import emit_many
 from app.flags.models import Flag, FlagChange, FlagSilence
 from app.flags.policy import FLAG_BITS, FLAG_LABELS, FlagRule
 from app.flags.rules import Decision
 
 __all__ = [
     "FlagFilters",
+    "StagedChange",
     "acknowledge",
     "apply_decisions",
     "get_flag",
@@ -31,8 +32,10 @@ __all__ = [
     "list_flags",
     "mirror_on_account",
     "open_flags",
+    "record_changes",
     "resolve_all",
     "silence",
+    "stage_decisions",
 ]
 
 
@@ -88,25 +91,36 @@ async def open_flags(session: AsyncSession, account_id: int) -> dict[str, Flag]:
     return {f.code: f for f in (await session.exec(query)).all()}
 
 
-async def _silenced(session: AsyncSession, account_id: int, code: str, now: datetime) -> bool:
-    silence_row = await session.get(FlagSilence, (account_id, code))
-    return silence_row is not None and silence_row.until > now
+@dataclass(frozen=True, slots=True)
+class StagedChange:
+    """A flag opened or resolved in the session, waiting for its history row and event."""
+
+    flag: Flag
+    account: Account
+    change: str  # "opened" or "resolved"
+    by: str
+    detail: dict[str, Any]
 
 
-async def apply_decisions(
+def _dumps(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def stage_decisions(
     session: AsyncSession,
     account: Account,
     decisions: Mapping[str, Decision],
     rules: Mapping[str, FlagRule],
     *,
     now: datetime,
-    current: dict[str, Flag] | None = None,
-) -> list[Flag]:
-    """Open and resolve flags as ``decisions`` say; returns the flags that changed."""
+    current: dict[str, Flag],
+) -> list[StagedChange]:
+    """Open and resolve the account's flags in the session as ``decisions`` say (``current``:
+    its open flags by code), and update its open-flag mirror. No query: the history rows and
+    events of a whole batch are written afterwards by ``record_changes``."""
     assert account.id is not None
-    current = current if current is not None else await open_flags(session, account.id)
     still_open = dict(current)
-    changed: list[Flag] = []
+    staged: list[StagedChange] = []
     for code, decision in decisions.items():
         flag = current.get(code)
         if decision.open and flag is None:
@@ -119,23 +133,85 @@ async def apply_decisions(
                 rule=rule.threshold[:200],
                 source=rule.source[:300],
                 opened_at=now,
-                evidence=json.dumps(decision.evidence, ensure_ascii=False, default=str),
+                evidence=_dumps(decision.evidence),
             )
             session.add(flag)
-            await session.flush()
-            await _record(session, flag, account, "opened", now, "rules", decision.evidence)
             still_open[code] = flag
-            changed.append(flag)
+            staged.append(StagedChange(flag, account, "opened", "rules", decision.evidence))
         elif not decision.open and flag is not None:
             flag.state = "resolved"
             flag.resolved_at = now
-            flag.resolution = json.dumps(decision.evidence, ensure_ascii=False, default=str)
+            flag.resolution = _dumps(decision.evidence)
             session.add(flag)
-            await _record(session, flag, account, "resolved", now, "rules", decision.evidence)
             still_open.pop(code, None)
-            changed.append(flag)
+            staged.append(StagedChange(flag, account, "resolved", "rules", decision.evidence))
     mirror_on_account(session, account, still_open.values())
-    return changed
+    return staged
+
+
+async def record_changes(
+    session: AsyncSession, staged: Sequence[StagedChange], *, now: datetime
+) -> None:
+    """Write the history row of every staged change and its event (none while the account
+    and code are silenced): one flush for the new flags' ids, then one multi-row insert each."""
+    if not staged:
+        return
+    await session.flush()
+    silenced = await _silenced(session, {(s.flag.account_id, s.flag.code) for s in staged}, now)
+    history: list[dict[str, Any]] = []
+    events: list[tuple[str, dict[str, Any], int | None, str | None]] = []
+    for item in staged:
+        assert item.flag.id is not None
+        history.append(
+            {
+                "flag_id": item.flag.id,
+                "at": now,
+                "change": item.change,
+                "by": item.by,
+                "detail": _dumps(item.detail),
+            }
+        )
+        if (item.flag.account_id, item.flag.code) not in silenced:
+            events.append(
+                (
+                    f"flag.{item.change}",
+                    event_data(item.flag, item.account),
+                    item.account.id,
+                    item.account.region_code,
+                )
+            )
+    connection = await session.connection()
+    await connection.execute(insert(FlagChange.__table__), history)  # type: ignore[attr-defined]
+    await emit_many(session, events, at=now)
+
+
+async def _silenced(
+    session: AsyncSession, pairs: set[tuple[int, str]], now: datetime
+) -> set[tuple[int, str]]:
+    """Which (account, code) pairs have a silence running at ``now``: one query."""
+    account_ids = sorted({account_id for account_id, _ in pairs})
+    query = select(col(FlagSilence.account_id), col(FlagSilence.code)).where(
+        col(FlagSilence.account_id).in_(account_ids), col(FlagSilence.until) > now
+    )
+    return {(a, c) for a, c in (await session.exec(query)).all()} & pairs
+
+
+async def apply_decisions(
+    session: AsyncSession,
+    account: Account,
+    decisions: Mapping[str, Decision],
+    rules: Mapping[str, FlagRule],
+    *,
+    now: datetime,
+    current: dict[str, Flag] | None = None,
+) -> list[Flag]:
+    """Open and resolve one account's flags as ``decisions`` say, with their history and
+    events; returns the flags that changed. (Batches stage many, then record once.)"""
+    assert account.id is not None
+    current = current if current is not None else await open_flags(session, account.id)
+    staged = stage_decisions(session, account, decisions, rules, now=now, current=current)
+    await record_changes(session, staged, now=now)
+    return [item.flag for item in staged]
 
 
 def mirror_on_account(session: AsyncSession, account: Account, flags: Iterable[Flag]) -> None:
@@ -149,49 +225,26 @@ def mirror_on_account(session: AsyncSession, account: Account, flags: Iterable[F
         session.add(account)
 
 
-async def _record(
-    session: AsyncSession,
-    flag: Flag,
-    account: Account,
-    change: str,
-    now: datetime,
-    by: str,
-    detail: dict[str, Any],
-) -> None:
+def _record(flag: Flag, change: str, now: datetime, by: str, detail: dict[str, Any]) -> FlagChange:
+    """The history row of a person's change (acknowledged, silenced): no event."""
     assert flag.id is not None
-    session.add(
-        FlagChange(
-            flag_id=flag.id,
-            at=now,
-            change=change,
-            by=by,
-            detail=json.dumps(detail, ensure_ascii=False, default=str),
-        )
-    )
-    if change in ("opened", "resolved") and not await _silenced(
-        session, flag.account_id, flag.code, now
-    ):
-        emit(
-            session,
-            f"flag.{change}",
-            event_data(flag, account),
-            at=now,
-            account_id=account.id,
-            region_code=account.region_code,
-        )
+    return FlagChange(flag_id=flag.id, at=now, change=change, by=by, detail=_dumps(detail))
 
 
 async def resolve_all(session: AsyncSession, account: Account, now: datetime, reason: str) -> int:
     """Resolve every open flag of ``account`` (it was archived or closed)."""
     assert account.id is not None
     flags = await open_flags(session, account.id)
+    detail = {"reason": reason}
+    staged = []
     for flag in flags.values():
         flag.state = "resolved"
         flag.resolved_at = now
-        flag.resolution = json.dumps({"reason": reason})
+        flag.resolution = json.dumps(detail)
         session.add(flag)
-        await _record(session, flag, account, "resolved", now, "registry", {"reason": reason})
+        staged.append(StagedChange(flag, account, "resolved", "registry", detail))
     mirror_on_account(session, account, [])
+    await record_changes(session, staged, now=now)
     return len(flags)
 
 
@@ -203,7 +256,7 @@ async def acknowledge(
     flag.acknowledged_by = by
     flag.ack_note = note
     session.add(flag)
-    await _record(session, flag, account, "acknowledged", now, by, {"note": note})
+    session.add(_record(flag, "acknowledged", now, by, {"note": note}))
     return flag
 
 
@@ -231,9 +284,7 @@ async def silence(
     else:
         row.until, row.reason, row.by = until, reason, by
     session.add(row)
-    await _record(
-        session, flag, account, "silenced", now, by, {"reason": reason, "until": until.isoformat()}
-    )
+    session.add(_record(flag, "silenced", now, by, {"reason": reason, "until": until.isoformat()}))
     return row
 
 
