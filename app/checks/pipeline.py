@@ -28,7 +28,7 @@ from app.accounts.models import Account
 from app.checks import service
 from app.checks.batching import BatchLoader, BatchWriter
 from app.checks.models import CheckResult
-from app.checks.transport import AiohttpTransport, ShardedTransport
+from app.checks.transport import AiohttpTransport, ShardedTransport, UpstreamClient
 from app.config import Settings
 from app.db import Database, utcnow
 from app.flags.evaluation import evaluate_accounts
@@ -53,14 +53,15 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
     """The shared upstream client: timeouts and connection limits from settings.
 
     Its connections are spread over several small pools (see ShardedTransport): one large
-    httpcore pool costs more per request the more connections it holds.
+    httpcore pool costs more per request the more connections it holds. It keeps no cookies
+    (UpstreamClient).
     """
     transport: httpx.AsyncBaseTransport
     if settings.http_transport == "aiohttp":
         transport = AiohttpTransport(max_connections=settings.http_max_connections)
     else:
         transport = ShardedTransport(max_connections=settings.http_max_connections)
-    return httpx.AsyncClient(
+    return UpstreamClient(
         timeout=httpx.Timeout(settings.http_timeout_s, connect=min(10.0, settings.http_timeout_s)),
         transport=transport,
     )
