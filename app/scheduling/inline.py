@@ -29,11 +29,16 @@ class InlineExecutor:
         self._global = asyncio.Semaphore(settings.max_concurrency)
         self._limits = PlatformLimits(settings.concurrency_for, settings.rate_for)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._observing = 0  # claims not yet observed: waiting for a slot, or in one
         self.completed = 0
 
     def capacity(self) -> int:
-        """How many more claims can be taken now: twice the concurrency, minus those held."""
-        return max(0, 2 * self.max_in_flight - len(self._tasks))
+        """How many more claims can be taken now: twice the concurrency, minus the claims not
+        yet observed. Checks waiting for their batched write do not count (they need no slot,
+        and a slow write would otherwise idle the slots until the next claim), up to a bound
+        of eight times the concurrency held in all."""
+        waiting = 2 * self.max_in_flight - self._observing
+        return max(0, min(waiting, 8 * self.max_in_flight - len(self._tasks)))
 
     async def submit(self, claims: list[Claim]) -> None:
         """Start a task per claim; returns at once."""
@@ -43,19 +48,25 @@ class InlineExecutor:
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self, claim: Claim) -> None:
+        observed = None
+        self._observing += 1
         try:
             # The slots bound upstream requests; the batched write that follows waits
-            # outside them, so the next check's requests start meanwhile. The claims held
-            # (``capacity``) still bound the checks waiting for a write.
+            # outside them, so the next check's requests start meanwhile.
             async with self._global, self._limits.semaphore(claim.platform):
                 await self._limits.bucket(claim.platform).acquire()
                 observed = await observe_account(
                     self.runner, claim.account_id, lease_token=claim.lease_token
                 )
+        except Exception:  # the lease expires and the account is retried
+            logger.exception("check of account %s failed", claim.account_id)
+        finally:
+            self._observing -= 1
+        try:
             if observed is not None:
                 await store_observed(self.runner, observed)
         except Exception:  # the lease expires and the account is retried
-            logger.exception("check of account %s failed", claim.account_id)
+            logger.exception("storing the check of account %s failed", claim.account_id)
         self.completed += 1
 
     @property
