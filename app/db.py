@@ -8,6 +8,7 @@ read lock. Read sessions start a deferred transaction so they never wait for a w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -84,15 +85,23 @@ class Database:
             read_bind = self.engine.execution_options(**{_BEGIN_OPTION: "DEFERRED"})
         self.write = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self.read = async_sessionmaker(read_bind, class_=AsyncSession, expire_on_commit=False)
-        self._busy_timeout_s = busy_timeout_ms / 1000
+        #: How long a queued writer waits for its turn before going on without it.
+        self.turn_timeout_s = max(5.0, busy_timeout_ms / 1000)
         self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
 
     @asynccontextmanager
-    async def write_session(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction that commits on success and rolls back on any error."""
-        async with self._writer_turn(), self.write() as session:
+    async def write_session(self, *, queued: bool = False) -> AsyncIterator[AsyncSession]:
+        """A write transaction that commits on success and rolls back on any error.
+
+        ``queued``: on SQLite, wait for this process's other queued writers first (the
+        background writers: checks, claims). Only for a session that writes at once and opens
+        no other write session inside: the lock is held from here, not from the first
+        statement as SQLite's is (an API request's session may wait for its key's touch).
+        """
+        turn = self._writer_turn() if queued else contextlib.nullcontext()
+        async with turn, self.write() as session:
             try:
                 yield session
                 await session.commit()
@@ -102,14 +111,14 @@ class Database:
 
     @asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:
-        """On SQLite, this process's writers take turns on a lock before BEGIN IMMEDIATE.
+        """On SQLite, this process's queued writers take turns on a lock before BEGIN IMMEDIATE.
 
         SQLite has one writer at a time; a second BEGIN IMMEDIATE waits in SQLite's busy
         handler, which sleeps 1, 2, 5 … up to 100 ms between tries whatever the holder does.
         With checks, claims and webhooks writing side by side, those sleeps left each batch of
         checks waiting ~30 ms for a lock freed long before (bench/README.md). Queued on a lock
         here, the next writer starts the moment the last one commits. Other processes still
-        meet SQLite's own handler, and so does a writer that waited out the busy timeout here.
+        meet SQLite's own handler, and so does a writer that waited ``turn_timeout_s`` here.
         """
         if not self.is_sqlite:
             yield
@@ -119,7 +128,7 @@ class Database:
         if lock is None:
             lock = self._turns[loop] = asyncio.Lock()
         try:
-            async with asyncio.timeout(self._busy_timeout_s):
+            async with asyncio.timeout(self.turn_timeout_s):
                 await lock.acquire()
         except TimeoutError:
             yield  # as without the lock: SQLite's busy handler decides

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from app.accounts.models import Account
 from app.db import NAMING_CONVENTION, Database, metadata
@@ -109,3 +110,51 @@ async def test_concurrent_writers_both_succeed(database: Database) -> None:
     async with database.read_session() as session:
         count = (await session.exec(text("SELECT count(*) FROM account"))).scalar()  # type: ignore[call-overload]
     assert count == 8
+
+
+async def _hold_the_write_lock(database: Database, n: int, *, queued: bool) -> None:
+    async with database.write_session(queued=queued) as session:
+        session.add(
+            Account(platform="weibo", handle=str(2_100_000_000 + n), name="x", region_code="220102")
+        )
+        await session.flush()  # BEGIN IMMEDIATE: SQLite's write lock is held from here
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def impatient_db(sqlite_template: Path, tmp_path: Path) -> Database:
+    """A 1 ms busy timeout: SQLite itself refuses a second writer almost at once."""
+    path = tmp_path / "db.sqlite"
+    path.write_bytes(sqlite_template.read_bytes())
+    return Database(f"sqlite+aiosqlite:///{path}", busy_timeout_ms=1)
+
+
+async def test_queued_writers_take_turns_in_the_process(impatient_db: Database) -> None:
+    unqueued = await asyncio.gather(
+        *(_hold_the_write_lock(impatient_db, n, queued=False) for n in (0, 1)),
+        return_exceptions=True,
+    )
+    assert [type(e) for e in unqueued if e is not None] == [OperationalError]
+    assert "locked" in str(next(e for e in unqueued if e is not None))
+    # Queued writers wait their turn on the process's lock and never meet SQLite's refusal.
+    await asyncio.gather(*(_hold_the_write_lock(impatient_db, n, queued=True) for n in range(2, 8)))
+    async with impatient_db.read_session() as session:
+        count = (await session.exec(text("SELECT count(*) FROM account"))).scalar()  # type: ignore[call-overload]
+    await impatient_db.dispose()
+    assert count == 1 + 6  # the refused writer's row was rolled back
+
+
+async def test_a_queued_writer_inside_another_falls_back_to_sqlite(sqlite_db: Database) -> None:
+    """A queued writer opened inside another (a misuse) is not a deadlock: after the turn
+    timeout it goes on as an unqueued writer would, and SQLite's busy handler decides."""
+    sqlite_db.turn_timeout_s = 0.2
+    account = Account(platform="weibo", handle="2200000000", name="x", region_code="220102")
+    async with (
+        sqlite_db.write_session(queued=True),
+        sqlite_db.write_session(queued=True) as inner,
+    ):
+        inner.add(account)
+    async with sqlite_db.read_session() as session:
+        count = (await session.exec(text("SELECT count(*) FROM account"))).scalar()  # type: ignore[call-overload]
+    await sqlite_db.dispose()
+    assert count == 1

@@ -76,7 +76,7 @@ class BatchWriter(Generic[Item, Result]):
             raise
 
     async def _write(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
-        async with self._database.write_session() as session:
+        async with self._database.write_session(queued=True) as session:
             results = await self._apply(session, [item for item, _ in batch])
         for (_item, future), result in zip(batch, results, strict=True):
             if not future.done():

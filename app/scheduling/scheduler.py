@@ -69,7 +69,7 @@ class Scheduler:
         settings = self.runner.settings
         now = now or self.runner.clock()
         limit = min(settings.claim_batch, self.executor.capacity())
-        async with self.runner.database.write_session() as session:
+        async with self.runner.database.write_session(queued=True) as session:
             claims = await dispatch.claim_due(
                 session, now=now, limit=limit, lease_s=settings.lease_s
             )

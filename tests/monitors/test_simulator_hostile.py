@@ -12,6 +12,8 @@ import pytest
 from starlette.applications import Starlette
 
 import monitors
+from app.checks.pipeline import make_http_client
+from app.config import Settings
 from monitors.base import Outcome
 from monitors.config import MonitorConfig
 from monitors.simulator.hostile import EXPECTED_OUTCOME, Mode, platform_of_path
@@ -143,10 +145,21 @@ def live() -> Iterator[tuple[str, Starlette]]:
         yield running
 
 
+def _service_client(transport: str) -> httpx.AsyncClient:
+    """The client ``liveness serve`` checks with (cookie-less, its transport, short timeout)."""
+    settings = Settings(
+        _env_file=None,
+        http_transport=transport,  # type: ignore[arg-type]
+        http_timeout_s=CLIENT_TIMEOUT_S,
+    )
+    return make_http_client(settings)
+
+
 async def _observe_all(
-    url: str, app: Starlette, scenarios: tuple[Scenario, ...]
+    url: str, app: Starlette, scenarios: tuple[Scenario, ...], transport: str = "httpx"
 ) -> dict[tuple[str, Scenario], Outcome]:
-    """Observe, with each real adapter, one account of each scenario its platform has."""
+    """Observe, with each real adapter and the service's client, one account of each
+    scenario its platform has."""
     config = MonitorConfig(website_timeout_s=CLIENT_TIMEOUT_S).with_base(url)
     targets = [
         (platform, account)
@@ -154,7 +167,7 @@ async def _observe_all(
         for scenario in scenarios
         if (account := _first(app, platform, scenario)) is not None
     ]
-    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_S) as client:
+    async with _service_client(transport) as client:
         observations = await asyncio.gather(
             *(
                 monitors.get(platform, config).observe(public_handle(account, url), client)
@@ -167,12 +180,14 @@ async def _observe_all(
     }
 
 
+@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
 @pytest.mark.parametrize("mode", list(EXPECTED_OUTCOME))
 async def test_every_adapter_answers_a_hostile_platform_with_unknown(
-    mode: Mode, live: tuple[str, Starlette]
+    mode: Mode, transport: str, live: tuple[str, Starlette]
 ) -> None:
     """Alive and gone accounts alike get the mode's unknown outcome while their platform is
-    hostile, and their own outcome again once it is lifted."""
+    hostile, and their own outcome again once it is lifted, over either transport of
+    LIVENESS_HTTP_TRANSPORT."""
     url, app = live
     async with httpx.AsyncClient(base_url=url) as control:
         turned = await control.post(
@@ -181,7 +196,7 @@ async def test_every_adapter_answers_a_hostile_platform_with_unknown(
         )
         assert turned.status_code == 200
         try:
-            hostile = await _observe_all(url, app, (Scenario.ALIVE, *GONE_SCENARIOS))
+            hostile = await _observe_all(url, app, (Scenario.ALIVE, *GONE_SCENARIOS), transport)
         finally:
             await control.delete("/_control/hostile")
     assert {platform for platform, _ in hostile} == set(monitors.PLATFORMS)
@@ -191,7 +206,7 @@ async def test_every_adapter_answers_a_hostile_platform_with_unknown(
     assert not wrong, f"{mode}: {wrong}"
     assert not any(outcome.is_gone for outcome in hostile.values())
 
-    calm = await _observe_all(url, app, (Scenario.ALIVE,))
+    calm = await _observe_all(url, app, (Scenario.ALIVE,), transport)
     assert set(calm.values()) == {Outcome.OK}
 
 
