@@ -113,7 +113,7 @@ class Deliverer:
         """Hand every new outbox event to its endpoints; returns deliveries created."""
         created = 0
         while True:
-            async with self.database.write_session() as session:
+            async with self.database.write_session(queued=True) as session:
                 events, rows = await delivery.fan_out(session, now=now)
             created += rows
             if events < 500:
@@ -129,7 +129,7 @@ class Deliverer:
             free = self.settings.webhook_concurrency - len(self._in_flight)
             jobs: list[Job] = []
             if free > 0:
-                async with self._write_lock, self.database.write_session() as session:
+                async with self._write_lock, self.database.write_session(queued=True) as session:
                     jobs = await delivery.claim_due(
                         session,
                         now=now or self.clock(),
@@ -186,7 +186,7 @@ class Deliverer:
             if not batch:
                 return
             try:
-                async with self.database.write_session() as session:
+                async with self.database.write_session(queued=True) as session:
                     statuses = [
                         await delivery.record(
                             session,

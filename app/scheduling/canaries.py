@@ -53,7 +53,7 @@ async def run_canaries(runner: CheckRunner) -> list[tuple[CanaryVerdict, bool]]:
             else:
                 classes[role] = None
         verdict = judge(platform, classes["alive"], classes["absent"])
-        async with runner.database.write_session() as session:
+        async with runner.database.write_session(queued=True) as session:
             now = runner.clock()
             health, changed = await service.set_health(
                 session, platform, degraded=verdict.degraded, reason=verdict.reason, now=now

@@ -84,7 +84,7 @@ class Scheduler:
         cutoff = now - timedelta(days=self.runner.settings.check_retention_days)
         deleted = 0
         while True:
-            async with self.runner.database.write_session() as session:
+            async with self.runner.database.write_session(queued=True) as session:
                 batch = await checks_service.delete_older_than(session, cutoff)
             deleted += batch
             if batch == 0:
