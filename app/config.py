@@ -85,9 +85,10 @@ class Settings(BaseSettings):
     )
     http_max_connections: int = Field(default=200, ge=1, description="Upstream connection pool.")
     http_transport: Literal["httpx", "aiohttp"] = Field(
-        default="httpx",
-        description="What sends upstream requests: httpx (httpcore) or aiohttp, 1.2-1.5x the "
-        "checks per second on a busy process (bench/README.md).",
+        default="aiohttp",
+        description="What sends upstream requests under the httpx client the adapters use: "
+        "aiohttp (its C parser: ~1.4x the checks per second of httpcore on a busy process, "
+        "bench/README.md) or httpx's own httpcore.",
     )
     check_retention_days: int = Field(
         default=90, ge=1, description="Check rows older than this are deleted; snapshots stay."

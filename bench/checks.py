@@ -371,7 +371,11 @@ def main() -> None:
         help="warm up until every account has been checked once: measure later cycles, not "
         "the first (where every check is an account's first and opens its flags)",
     )
-    parser.add_argument("--transport", choices=["httpx", "aiohttp"], default="httpx")
+    parser.add_argument(
+        "--transport",
+        choices=["httpx", "aiohttp"],
+        default=Settings.model_fields["http_transport"].default,
+    )
     parser.add_argument(
         "--loop", choices=["uvloop", "asyncio"], default="uvloop", help="uvloop: as liveness serve"
     )

@@ -58,6 +58,7 @@ from sqlmodel import col, select
 
 from app.accounts.models import Account
 from app.checks.models import CheckResult, PlatformHealth
+from app.config import Settings
 from app.db import Database
 from app.flags.models import Flag
 from monitors import Outcome
@@ -454,7 +455,11 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--timeout-s", type=float, default=5, help="upstream request timeout")
-    parser.add_argument("--transport", choices=["httpx", "aiohttp"], default="httpx")
+    parser.add_argument(
+        "--transport",
+        choices=["httpx", "aiohttp"],
+        default=Settings.model_fields["http_transport"].default,
+    )
     args = parser.parse_args()
     args.hostile = args.hostile.split(",")
     if len(args.hostile) != 3 or not set(args.hostile) <= set(PLATFORMS):

@@ -120,7 +120,11 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=20, help="webhook_concurrency")
-    parser.add_argument("--transport", choices=["httpx", "aiohttp"], default="httpx")
+    parser.add_argument(
+        "--transport",
+        choices=["httpx", "aiohttp"],
+        default=Settings.model_fields["http_transport"].default,
+    )
     args = parser.parse_args()
     port = free_port()
     receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])

@@ -1,9 +1,10 @@
 """Faster transports under the shared ``httpx.AsyncClient`` (adapters keep httpx's API).
 
-``ShardedTransport`` (the default) spreads requests over several small httpcore pools.
-``AiohttpTransport`` (``LIVENESS_HTTP_TRANSPORT=aiohttp``) sends them with aiohttp, whose C
-HTTP parser and connector cost about half of httpcore's per request: on the 2-core bench it
-raised end-to-end checks from ~390 to ~560 a second (bench/README.md).
+``AiohttpTransport`` (the default, ``LIVENESS_HTTP_TRANSPORT=aiohttp``) sends them with
+aiohttp, whose C HTTP parser and connector cost about half of httpcore's per request: on the
+2-core bench it makes ~1.4x the end-to-end checks a second (bench/README.md).
+``ShardedTransport`` (``LIVENESS_HTTP_TRANSPORT=httpx``) spreads requests over several small
+httpcore pools.
 
 httpcore's pool does work linear in its connections for every request it assigns (it walks
 them all, asking each idle one's socket whether it is readable), and quadratic while requests
@@ -149,6 +150,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 connector=aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300),
                 auto_decompress=False,
                 cookie_jar=aiohttp.DummyCookieJar(),
+                # HTTP(S)_PROXY and NO_PROXY, as httpx's own transport honours them.
+                trust_env=True,
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
             )
         return self._session
