@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
 from app.checks.pipeline import make_http_client
-from app.checks.transport import UpstreamClient
+from app.checks.transport import AiohttpTransport, UpstreamClient
 from app.config import Settings
 
 
@@ -41,3 +43,33 @@ def test_cookies_cannot_be_given_to_it() -> None:
 def test_the_shared_client_is_the_cookieless_one(transport: str) -> None:
     settings = Settings(_env_file=None, http_transport=transport)  # type: ignore[arg-type]
     assert isinstance(make_http_client(settings), UpstreamClient)
+
+
+async def _answer_with_request_line(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, who: bytes
+) -> None:
+    head = await reader.readuntil(b"\r\n\r\n")
+    body = who + b" " + head.split(b"\r\n", 1)[0]
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    await writer.drain()
+    writer.close()
+
+
+async def test_aiohttp_transport_honours_the_proxy_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    proxy = await asyncio.start_server(
+        lambda r, w: _answer_with_request_line(r, w, b"proxy"), "127.0.0.1", 0
+    )
+    site = await asyncio.start_server(
+        lambda r, w: _answer_with_request_line(r, w, b"site"), "127.0.0.1", 0
+    )
+    proxy_port = proxy.sockets[0].getsockname()[1]
+    site_port = site.sockets[0].getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with proxy, site, httpx.AsyncClient(transport=AiohttpTransport(max_connections=2)) as c:
+        via_proxy = await c.get("http://www.example.gov.cn/index.html")
+        direct = await c.get(f"http://127.0.0.1:{site_port}/index.html")
+    assert via_proxy.text == "proxy GET http://www.example.gov.cn/index.html HTTP/1.1"
+    assert direct.text == "site GET /index.html HTTP/1.1"
