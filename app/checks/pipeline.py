@@ -40,8 +40,10 @@ from monitors import Monitor, MonitorConfig, Observation, Outcome
 __all__ = [
     "CheckRunner",
     "Observed",
+    "load_account",
     "make_http_client",
     "observe_account",
+    "observe_loaded",
     "run_check",
     "store_observed",
 ]
@@ -159,21 +161,36 @@ async def observe_account(
     runner: CheckRunner, account_id: int, *, lease_token: str | None = None
 ) -> Observed | None:
     """The first half of ``run_check``: load the account and observe it (the HTTP part).
+    None: nothing to store."""
+    account = await load_account(runner, account_id, lease_token=lease_token)
+    return None if account is None else await observe_loaded(runner, account, lease_token)
 
-    The inline executor frees its concurrency slot after this, so the next check's requests
-    start while this one waits for its batched write. None: nothing to store.
-    """
+
+async def load_account(
+    runner: CheckRunner, account_id: int, *, lease_token: str | None = None
+) -> Account | None:
+    """The account to check, or None: gone, leased to someone else, or no longer active
+    (then its lease is released). The inline executor loads before taking a concurrency slot,
+    so a slot is held only while requests are in flight."""
     account = await runner.loader().load(account_id)
     if account is None or (lease_token is not None and account.lease_token != lease_token):
         return None
     if lease_token is not None and account.status != "active":
         await _release(runner, account_id, lease_token)
         return None
+    return account
 
+
+async def observe_loaded(
+    runner: CheckRunner, account: Account, lease_token: str | None
+) -> Observed:
+    """Observe a loaded account. The inline executor frees its slot after this, so the next
+    check's requests start while this one waits for its batched write."""
+    assert account.id is not None
     started = time.perf_counter()
     observation = await runner.observe(account.platform, account.handle)
     record_check(account.platform, observation.outcome, time.perf_counter() - started)
-    return Observed(account_id, lease_token, observation)
+    return Observed(account.id, lease_token, observation)
 
 
 async def store_observed(runner: CheckRunner, observed: Observed) -> CheckResult | None:

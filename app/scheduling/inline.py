@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from app.checks.pipeline import CheckRunner, observe_account, store_observed
+from app.checks.pipeline import CheckRunner, load_account, observe_loaded, store_observed
 from app.scheduling.dispatch import Claim
 from app.scheduling.limits import PlatformLimits
 
@@ -51,13 +51,15 @@ class InlineExecutor:
         observed = None
         self._observing += 1
         try:
-            # The slots bound upstream requests; the batched write that follows waits
-            # outside them, so the next check's requests start meanwhile.
-            async with self._global, self._limits.semaphore(claim.platform):
-                await self._limits.bucket(claim.platform).acquire()
-                observed = await observe_account(
-                    self.runner, claim.account_id, lease_token=claim.lease_token
-                )
+            # The slots bound upstream requests: the batched read before them and the batched
+            # write after them wait outside, so other checks' requests go on meanwhile.
+            account = await load_account(
+                self.runner, claim.account_id, lease_token=claim.lease_token
+            )
+            if account is not None:
+                async with self._global, self._limits.semaphore(claim.platform):
+                    await self._limits.bucket(claim.platform).acquire()
+                    observed = await observe_loaded(self.runner, account, claim.lease_token)
         except Exception:  # the lease expires and the account is retried
             logger.exception("check of account %s failed", claim.account_id)
         finally:
