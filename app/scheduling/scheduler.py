@@ -63,6 +63,7 @@ class Scheduler:
         self._aps: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[object]] = set()
         self._deliverer: Deliverer | None = None
+        self._stopping = False
 
     async def tick(self, now: datetime | None = None) -> int:
         """Claim what the executor can take, hand it over, and record the heartbeat."""
@@ -156,6 +157,13 @@ class Scheduler:
                 await job()
             except Exception:  # a failed tick is retried on the next one
                 logger.exception("scheduler job %s failed", getattr(job, "__name__", job))
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
+                # Cancelled by shutdown() after its grace period: a stop, not a failure (what
+                # the job held comes back when its lease expires). Re-raised, APScheduler would
+                # log it as the job's exception.
+                logger.info("scheduler job %s stopped at shutdown", getattr(job, "__name__", job))
             finally:
                 if task is not None:
                     self._running.discard(task)
@@ -164,6 +172,7 @@ class Scheduler:
 
     async def shutdown(self, grace_s: float = 5.0) -> None:
         """Stop the jobs; a job still running gets ``grace_s`` to finish, then is cancelled."""
+        self._stopping = True
         if self._aps is not None:
             self._aps.shutdown(wait=False)
             self._aps = None

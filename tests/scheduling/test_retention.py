@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
@@ -57,3 +60,35 @@ async def test_retention_deletes_only_old_checks(database: Database, settings: S
         oldest = (await session.exec(select(func.min(col(CheckResult.checked_at))))).one()
     assert left == 2 and oldest == NOW - timedelta(days=89)
     assert kept is not None and kept.last_post_at == NOW - timedelta(days=200)
+
+
+async def test_a_job_cancelled_at_shutdown_is_a_stop_not_a_failure(
+    database: Database, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job still running after shutdown's grace period is cancelled without an error line
+    (APScheduler logs an exception a job raises, CancelledError included)."""
+    started = asyncio.Event()
+
+    async def stuck() -> None:
+        started.set()
+        await asyncio.Event().wait()  # e.g. waiting for the SQLite writer turn
+
+    async with httpx.AsyncClient() as client:
+        runner = CheckRunner(database=database, client=client, settings=settings)
+        scheduler = Scheduler(runner, InlineExecutor(runner), name="t")
+        job = asyncio.create_task(scheduler._safe(stuck)())
+        await started.wait()
+        with caplog.at_level(logging.INFO):
+            await scheduler.shutdown(grace_s=0.05)
+        assert job.done() and not job.cancelled() and job.exception() is None
+        assert "stopped at shutdown" in caplog.text
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+        # Outside shutdown a cancellation is still a cancellation.
+        other = Scheduler(runner, InlineExecutor(runner), name="u")
+        started.clear()
+        running = asyncio.create_task(other._safe(stuck)())
+        await started.wait()
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
