@@ -15,11 +15,15 @@ from app.accounts.models import Account
 from app.db import NAMING_CONVENTION, Database, metadata
 
 
-@pytest.fixture
-def sqlite_db(sqlite_template: Path, tmp_path: Path) -> Database:
+def _copy(sqlite_template: Path, tmp_path: Path, *, busy_timeout_ms: int) -> Database:
     path = tmp_path / "db.sqlite"
     path.write_bytes(sqlite_template.read_bytes())
-    return Database(f"sqlite+aiosqlite:///{path}", busy_timeout_ms=5000)
+    return Database(f"sqlite+aiosqlite:///{path}", busy_timeout_ms=busy_timeout_ms)
+
+
+@pytest.fixture
+def sqlite_db(sqlite_template: Path, tmp_path: Path) -> Database:
+    return _copy(sqlite_template, tmp_path, busy_timeout_ms=5000)
 
 
 async def test_sqlite_pragmas(sqlite_db: Database) -> None:
@@ -124,9 +128,7 @@ async def _hold_the_write_lock(database: Database, n: int, *, queued: bool) -> N
 @pytest.fixture
 def impatient_db(sqlite_template: Path, tmp_path: Path) -> Database:
     """A 1 ms busy timeout: SQLite itself refuses a second writer almost at once."""
-    path = tmp_path / "db.sqlite"
-    path.write_bytes(sqlite_template.read_bytes())
-    return Database(f"sqlite+aiosqlite:///{path}", busy_timeout_ms=1)
+    return _copy(sqlite_template, tmp_path, busy_timeout_ms=1)
 
 
 async def test_queued_writers_take_turns_in_the_process(impatient_db: Database) -> None:

@@ -157,7 +157,8 @@ async def record_changes(
     if not staged:
         return
     await session.flush()
-    silenced = await _silenced(session, {(s.flag.account_id, s.flag.code) for s in staged}, now)
+    pairs = sorted({(s.flag.account_id, s.flag.code) for s in staged})
+    silenced = {key for key, row in (await silences_for(session, pairs)).items() if row.until > now}
     history: list[dict[str, Any]] = []
     events: list[tuple[str, dict[str, Any], int | None, str | None]] = []
     for item in staged:
@@ -183,17 +184,6 @@ async def record_changes(
     connection = await session.connection()
     await connection.execute(insert(FlagChange.__table__), history)  # type: ignore[attr-defined]
     await emit_many(session, events, at=now)
-
-
-async def _silenced(
-    session: AsyncSession, pairs: set[tuple[int, str]], now: datetime
-) -> set[tuple[int, str]]:
-    """Which (account, code) pairs have a silence running at ``now``: one query."""
-    account_ids = sorted({account_id for account_id, _ in pairs})
-    query = select(col(FlagSilence.account_id), col(FlagSilence.code)).where(
-        col(FlagSilence.account_id).in_(account_ids), col(FlagSilence.until) > now
-    )
-    return {(a, c) for a, c in (await session.exec(query)).all()} & pairs
 
 
 async def apply_decisions(

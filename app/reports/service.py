@@ -71,14 +71,6 @@ class GroupCounts:
         """passing / checked, rounded to 4 places; None when nothing was checked."""
         return round(self.passing / self.checked, 4) if self.checked else None
 
-    def add(self, other: GroupCounts) -> None:
-        """Add another group's counts (each account lies in exactly one group)."""
-        self.total += other.total
-        self.checked += other.checked
-        self.passing += other.passing
-        for code, count in other.flags.items():
-            self.flags[code] += count
-
 
 def open_at(at: datetime, *, scan: bool = False) -> ColumnElement[bool]:
     """Flags open at ``at``, from their history.
