@@ -16,6 +16,7 @@ that walk short. Cookies, redirects and timeouts stay in the one ``httpx.AsyncCl
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import ssl
 import urllib.request
 from collections.abc import AsyncIterator, Callable
@@ -27,11 +28,22 @@ import httpx
 __all__ = ["AiohttpTransport", "ShardedTransport", "UpstreamClient"]
 
 
+class _DiscardingJar(http.cookiejar.CookieJar):
+    """A jar that stores nothing, whoever adds to it."""
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        """Drop it."""
+
+
 class _NoCookies(httpx.Cookies):
-    """A cookie store that never stores: Set-Cookie answers are dropped."""
+    """A cookie store that never stores: Set-Cookie answers and ``set`` calls are dropped
+    (one instance serves every UpstreamClient, so nothing may land in it)."""
+
+    def __init__(self) -> None:
+        super().__init__(_DiscardingJar())
 
     def extract_cookies(self, response: httpx.Response) -> None:
-        """Keep nothing (see UpstreamClient)."""
+        """Keep nothing, without parsing the answer's headers (see UpstreamClient)."""
 
 
 class UpstreamClient(httpx.AsyncClient):

@@ -37,6 +37,8 @@ def test_cookies_cannot_be_given_to_it() -> None:
     client.cookies = {}  # clearing is harmless
     with pytest.raises(ValueError, match="keeps no cookies"):
         client.cookies = {"SUB": "x"}
+    client.cookies.set("SUB", "x", domain="m.weibo.cn")  # the store is shared: nothing lands
+    assert not UpstreamClient().cookies and not client.cookies
 
 
 @pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
