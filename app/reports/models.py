@@ -1,7 +1,13 @@
-"""Indexes the reports need on the registry and flag tables (no tables of their own).
+"""The reports' counter table, and the indexes they need on the registry and flag tables.
 
 Declared here, beside the queries that use them, so the account and flag models stay as
 their domains wrote them; app/models.py imports this module so Alembic sees them.
+
+- ``report_tally``: per (grouping, group key, region code), the active accounts, the checked
+  ones, the failing ones (checked, a single-veto flag open) and the accounts with each flag
+  open; the grouping "region_name" counts the names each region code is registered under.
+  On SQLite, triggers on ``account`` keep it (revision b8e4f27c9a13, which says why
+  PostgreSQL leaves it empty); the summary as of now reads it instead of the accounts.
 
 - One covering index per summary grouping, led by status: the per-group totals read an
   index in group order (no sort, no table rows).
@@ -14,12 +20,27 @@ their domains wrote them; app/models.py imports this module so Alembic sees them
 
 from __future__ import annotations
 
-from sqlalchemy import Index, text
+from sqlalchemy import Column, Index, Integer, PrimaryKeyConstraint, String, Table, text
 
 from app.accounts.models import Account
+from app.db import metadata
 from app.flags.models import Flag
+from app.flags.policy import FLAG_LABELS
 
-__all__ = ["REPORT_INDEXES"]
+__all__ = ["REPORT_INDEXES", "report_tally"]
+
+report_tally = Table(
+    "report_tally",
+    metadata,
+    Column("grouping", String(16), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("region_code", String(6), nullable=False),
+    *(
+        Column(name, Integer, server_default="0", nullable=False)
+        for name in ("total", "checked", "failing", *(f"open_{c}" for c in FLAG_LABELS))
+    ),
+    PrimaryKeyConstraint("grouping", "key", "region_code"),
+)
 
 _account = Account.__table__.c  # type: ignore[attr-defined]
 _flag = Flag.__table__.c  # type: ignore[attr-defined]

@@ -96,7 +96,10 @@ async def summary(
     when = _at(at)
     if at is None or when >= utcnow():
         groups, totals = await current.summary_now(
-            database.read_session, group_by, scope_prefix=principal.region_prefix
+            database.read_session,
+            group_by,
+            scope_prefix=principal.region_prefix,
+            tally=database.is_sqlite,
         )
     else:
         groups, totals = await service.summary(
