@@ -4,8 +4,11 @@ The summary as of now read two index passes over every account (~40 ms of SQL at
 accounts, 4,000 organisations). On SQLite, triggers on ``account`` now keep one row per
 (grouping, group key, region code) with the active accounts, the checked ones, the failing
 ones (checked, a single-veto flag open) and the accounts with each flag open, so the summary
-reads a few thousand counter rows instead. The grouping "region_name" counts the names each
-region code is registered under, so the summary shows the same name as before (the greatest).
+reads a few thousand counter rows instead. A recent past time point reads them too, with the
+accounts changed since taken back (app/reports/tally.py); indexes on created_at,
+first_checked_at, opened_at and resolved_at find those. The grouping "region_name" counts the
+names each region code is registered under, so the summary shows the same name as before
+(the greatest).
 
 SQLite only: it has one writer at a time, so counters updated in place cost nothing in
 contention. On PostgreSQL concurrent check writers would queue on the hot counter rows (every
@@ -144,6 +147,15 @@ def upgrade() -> None:
         *(sa.Column(c, sa.Integer(), server_default="0", nullable=False) for c in _COUNTS),
         sa.PrimaryKeyConstraint("grouping", "key", "region_code", name=op.f("pk_report_tally")),
     )
+    # What changed after a time point, by range search: the counters' recent-time summary.
+    with op.batch_alter_table("account", schema=None) as batch_op:
+        batch_op.create_index("ix_account_created_at", ["created_at"], unique=False)
+        batch_op.create_index("ix_account_first_checked_at", ["first_checked_at"], unique=False)
+    with op.batch_alter_table("flag", schema=None) as batch_op:
+        batch_op.create_index("ix_flag_resolved_at", ["resolved_at", "account_id"], unique=False)
+        # Covering: the accounts with a flag opened after a time point, no flag row read.
+        batch_op.drop_index("ix_flag_opened_at")
+        batch_op.create_index("ix_flag_opened_at", ["opened_at", "account_id"], unique=False)
     if op.get_context().dialect.name == "sqlite":
         create_triggers()
         rebuild()
@@ -153,4 +165,11 @@ def downgrade() -> None:
     if op.get_context().dialect.name == "sqlite":
         for event in ("insert", "update", "delete"):
             op.execute(f"DROP TRIGGER IF EXISTS tr_account_tally_{event}")
+    with op.batch_alter_table("flag", schema=None) as batch_op:
+        batch_op.drop_index("ix_flag_opened_at")
+        batch_op.create_index("ix_flag_opened_at", ["opened_at"], unique=False)
+        batch_op.drop_index("ix_flag_resolved_at")
+    with op.batch_alter_table("account", schema=None) as batch_op:
+        batch_op.drop_index("ix_account_first_checked_at")
+        batch_op.drop_index("ix_account_created_at")
     op.drop_table("report_tally")

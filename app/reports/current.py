@@ -9,11 +9,13 @@ flags' own transaction (app/flags/service.py), so the current figures need no fl
   per-group totals from the covering report index, and the flag counts from a partial index
   of the accounts with a flag open (about a quarter of them).
 
-A past time point (监测时间点) still comes from flag history in ``service.summary``.
+A past time point (监测时间点) comes from flag history (``service.summary``), or on SQLite
+from the counters corrected for what changed since, when few accounts did (app/reports/tally.py).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,10 +24,11 @@ from sqlmodel import col
 
 from app.accounts.models import Account
 from app.flags.policy import FLAG_BITS
-from app.reports.models import report_tally
 from app.reports.service import CODES, GROUP_COLUMNS, GroupCounts, ReadSessions
+from app.reports.service import summary as service_summary
+from app.reports.tally import from_tally, summary_at
 
-__all__ = ["summary_now"]
+__all__ = ["summary_as_of", "summary_now"]
 
 
 def _current_totals_query(group_by: str, scope_prefix: str | None) -> Select[Any]:
@@ -66,36 +69,6 @@ def _current_population(scope_prefix: str | None) -> list[ColumnElement[bool]]:
 
 
 _BIT_POSITIONS = [FLAG_BITS[code].bit_length() - 1 for code in CODES]
-_TALLY_COUNTS = ["total", "checked", "failing", *(f"open_{code}" for code in CODES)]
-
-
-def _tally_query(group_by: str, scope_prefix: str | None) -> Select[Any]:
-    # The primary key (grouping, key, region_code) gives the groups in order, no sort.
-    tally = report_tally.c
-    conditions = [tally.grouping == group_by]
-    if scope_prefix:
-        conditions.append(tally.region_code.startswith(scope_prefix, autoescape=True))
-    return (
-        sa.select(tally.key, *(func.sum(tally[c]) for c in _TALLY_COUNTS))
-        .where(*conditions)
-        .group_by(tally.key)
-        .having(func.sum(tally.total) > 0)
-        .order_by(tally.key)
-    )
-
-
-def _region_names_query(scope_prefix: str | None) -> Select[Any]:
-    # The greatest name each region code has active accounts under, as max(region_name) over
-    # the accounts gives it: the counters keep one row per (name, code).
-    tally = report_tally.c
-    conditions = [tally.grouping == "region_name", tally.total > 0]
-    if scope_prefix:
-        conditions.append(tally.region_code.startswith(scope_prefix, autoescape=True))
-    return (
-        sa.select(tally.region_code, func.max(tally.key))
-        .where(*conditions)
-        .group_by(tally.region_code)
-    )
 
 
 async def summary_now(
@@ -105,7 +78,7 @@ async def summary_now(
     they agree). ``tally``: read the counters that SQLite's triggers keep; otherwise two
     index passes over the accounts, one over the flagged accounts only."""
     if tally:
-        return await _from_tally(read, group_by, scope_prefix)
+        return await from_tally(read, group_by, scope_prefix)
     # One after the other in one read transaction (one snapshot): run at once on two
     # connections they contended for the GIL and took longer (~75 ms against ~58 ms).
     async with read() as session:
@@ -147,32 +120,21 @@ async def summary_now(
     return groups, totals
 
 
-async def _from_tally(
-    read: ReadSessions, group_by: str, scope_prefix: str | None
+async def summary_as_of(
+    read: ReadSessions,
+    group_by: str,
+    at: datetime | None,
+    *,
+    scope_prefix: str | None,
+    tally: bool,
 ) -> tuple[list[GroupCounts], GroupCounts]:
-    async with read() as session:
-        connection = await session.connection()
-        found = (await connection.execute(_tally_query(group_by, scope_prefix))).all()
-        names: dict[str, str] = {}
-        if group_by == "region":
-            named = await connection.execute(_region_names_query(scope_prefix))
-            names = {code: name for code, name in named}
-    groups = []
-    for key, count, checked, failing, *flags in found:
-        groups.append(
-            GroupCounts(
-                key=key,
-                name=names.get(key),
-                total=count,
-                checked=checked,
-                passing=max(0, checked - failing),
-                flags=dict(zip(CODES, flags, strict=True)),
-            )
-        )
-    totals = GroupCounts(key=None, name=None)
-    if found:
-        sums = [sum(column) for column in list(zip(*found, strict=True))[1:]]
-        totals.total, totals.checked = sums[0], sums[1]
-        totals.passing = sum(group.passing for group in groups)
-        totals.flags = dict(zip(CODES, sums[3:], strict=True))
-    return groups, totals
+    """The summary as of ``at`` (None: now) by the fastest read that gives its figures: the
+    counters (``tally``, SQLite), corrected for the accounts changed since a recent ``at``;
+    else the accounts' open-flag mirror now, or flag history for a past ``at``."""
+    if at is None:
+        return await summary_now(read, group_by, scope_prefix, tally=tally)
+    if tally:
+        found = await summary_at(read, group_by, at, scope_prefix)
+        if found is not None:
+            return found
+    return await service_summary(read, group_by, at, scope_prefix=scope_prefix)

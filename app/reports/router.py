@@ -94,17 +94,13 @@ async def summary(
     """Totals, checked, passing (合格: no single-veto flag open), pass rate and open-flag counts
     per group as of ``at``, computed from flag history, within the key's region."""
     when = _at(at)
-    if at is None or when >= utcnow():
-        groups, totals = await current.summary_now(
-            database.read_session,
-            group_by,
-            scope_prefix=principal.region_prefix,
-            tally=database.is_sqlite,
-        )
-    else:
-        groups, totals = await service.summary(
-            database.read_session, group_by, when, scope_prefix=principal.region_prefix
-        )
+    groups, totals = await current.summary_as_of(
+        database.read_session,
+        group_by,
+        None if at is None or when >= utcnow() else when,
+        scope_prefix=principal.region_prefix,
+        tally=database.is_sqlite,
+    )
     if format != "json":
         table = export.summary_table(group_by, groups, totals)
         return _sheet(table, format, f"summary-{group_by}", when, "汇总")

@@ -75,15 +75,15 @@ class GroupCounts:
 def open_at(at: datetime, *, scan: bool = False) -> ColumnElement[bool]:
     """Flags open at ``at``, from their history.
 
-    ``scan`` wraps opened_at in a no-op so SQLite cannot range-search ix_flag_opened_at
-    (which reads every matching flag row, in time order) and scans the narrow covering
-    ix_flag_report instead, in account order.
+    ``scan`` wraps opened_at and resolved_at in no-ops so SQLite cannot range-search
+    ix_flag_opened_at or ix_flag_resolved_at (which read every matching flag row, in time
+    order) and scans the narrow covering ix_flag_report instead, in account order.
     """
-    opened_at = func.coalesce(col(Flag.opened_at), None) if scan else col(Flag.opened_at)
-    return and_(
-        opened_at <= at,
-        or_(col(Flag.resolved_at).is_(None), col(Flag.resolved_at) > at),
-    )
+    opened_at: Any = col(Flag.opened_at)
+    resolved_at: Any = col(Flag.resolved_at)
+    if scan:
+        opened_at, resolved_at = func.coalesce(opened_at, None), func.coalesce(resolved_at, None)
+    return and_(opened_at <= at, or_(resolved_at.is_(None), resolved_at > at))
 
 
 def _population(

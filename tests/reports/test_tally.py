@@ -10,6 +10,7 @@ accounts, for every grouping and for a region-scoped key.
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -17,10 +18,12 @@ from sqlmodel import col
 
 from app.accounts.models import Account
 from app.db import Database, utcnow
-from app.reports.current import summary_now
+from app.reports import service, tally
+from app.reports.current import summary_as_of, summary_now
 from app.reports.models import report_tally
 from app.reports.service import GroupCounts
-from tests.reports.registry import seed_registry
+from app.reports.tally import summary_at
+from tests.reports.registry import T1, T2, day, seed_registry
 
 GROUPINGS = ("region", "organization", "department", "platform")
 
@@ -125,3 +128,43 @@ async def test_random_writes_keep_the_counters(sqlite_only: Database) -> None:
             account.region_code, account.region_name = rng.choice(regions)
             account.first_checked_at = rng.choice([None, utcnow()])
     await assert_tally_agrees(database)
+
+
+@pytest.mark.parametrize("group_by", GROUPINGS)
+async def test_recent_time_points_agree_with_flag_history(
+    sqlite_only: Database, group_by: str
+) -> None:
+    """The counters with the accounts changed since ``at`` taken back give the figures flag
+    history gives, at every day of the registry's month, on the instants flags open and
+    resolve, and for region-scoped keys."""
+    database = sqlite_only
+    await seed_registry(database)
+    async with database.write_session() as session:  # registered late, never checked
+        late = day(22)
+        session.add(
+            Account(platform="weibo", handle="1000000099", name="late", organization="南关区政府",
+                    region_code="220102", region_name="长春市南关区", department="办公室",
+                    status="active", created_at=late, updated_at=late)
+        )  # fmt: skip
+    instants = [day(d, h) for d in range(1, 31) for h in (0, 12)]
+    instants += [T1 - timedelta(microseconds=1), T2 + timedelta(microseconds=1)]
+    for at in instants:
+        for scope in (None, "2201", "110101"):
+            corrected = await summary_at(database.read_session, group_by, at, scope)
+            assert corrected is not None, "a handful of accounts changed"
+            history = await service.summary(database.read_session, group_by, at, scope_prefix=scope)
+            assert _figures(*corrected) == _figures(*history), (at, scope)
+
+
+async def test_many_changes_fall_back_to_flag_history(
+    sqlite_only: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed_registry(database := sqlite_only)
+    assert await summary_at(database.read_session, "region", T1, None) is not None
+    monkeypatch.setattr(tally, "MAX_CHANGED", 2)
+    assert await summary_at(database.read_session, "region", T1, None) is None
+    figures = await summary_as_of(
+        database.read_session, "region", T1, scope_prefix=None, tally=True
+    )
+    history = await service.summary(database.read_session, "region", T1, scope_prefix=None)
+    assert _figures(*figures) == _figures(*history)
