@@ -92,7 +92,8 @@ async def summary(
     format: FormatQuery = "json",
 ) -> Response:
     """Totals, checked, passing (合格: no single-veto flag open), pass rate and open-flag counts
-    per group as of ``at``, computed from flag history, within the key's region."""
+    per group as of ``at``, within the key's region: the same figures as flag history gives,
+    read from the fastest source (``current.summary_as_of``)."""
     when = _at(at)
     groups, totals = await current.summary_as_of(
         database.read_session,
