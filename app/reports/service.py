@@ -166,19 +166,27 @@ async def summary(
     Two aggregate queries, run at once on two read sessions (both cores; SQLite reads run
     side by side under WAL): the population per group, and the flags open at ``at`` per
     group (accounts per code, and checked accounts with a single-veto flag open). Passing is
-    checked minus those. Nothing loops over accounts in Python.
+    checked minus those. Nothing loops over accounts in Python, and the groups are built
+    from the (shorter) population query while the flag query still runs.
     """
-    totals_rows, flag_rows = await asyncio.gather(
-        rows(read, _totals_query(group_by, at, scope_prefix)),
-        rows(read, _flags_query(group_by, at, scope_prefix)),
-    )
-    groups = {
-        row[0]: GroupCounts(key=row[0], name=row[1], total=int(row[2]), checked=int(row[3] or 0))
-        for row in totals_rows
-    }
+    no_flags = dict.fromkeys(CODES, 0)
+    async with asyncio.TaskGroup() as tasks:  # an error in either query cancels the other
+        flag_task = tasks.create_task(rows(read, _flags_query(group_by, at, scope_prefix)))
+        groups = {
+            key: GroupCounts(
+                key=key,
+                name=name,
+                total=int(count),
+                checked=int(checked or 0),
+                flags=no_flags.copy(),
+            )
+            for key, name, count, checked in await rows(
+                read, _totals_query(group_by, at, scope_prefix)
+            )
+        }
     failing: dict[str, int] = {}
     counted = []
-    for row in flag_rows:
+    for row in flag_task.result():
         # A group with flags but no population can only appear if an account was added
         # between the two reads (at = now); it is skipped rather than shown half-counted.
         group = groups.get(row[0])
@@ -187,11 +195,13 @@ async def summary(
             group.flags = dict(zip(CODES, row[2:], strict=True))  # SUM of CASE: never NULL
             counted.append(row[2:])
     totals = GroupCounts(key=None, name=None)
+    total = checked_total = passing_total = 0
     for key, group in groups.items():
         group.passing = max(0, group.checked - failing.get(key, 0))
-        totals.total += group.total
-        totals.checked += group.checked
-        totals.passing += group.passing
+        total += group.total
+        checked_total += group.checked
+        passing_total += group.passing
+    totals.total, totals.checked, totals.passing = total, checked_total, passing_total
     # Thousands of groups (4,000 organisations): the flag totals are column sums.
     if counted:
         sums = [int(sum(column)) for column in zip(*counted, strict=True)]
