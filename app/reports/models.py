@@ -8,6 +8,11 @@ their domains wrote them; app/models.py imports this module so Alembic sees them
   open; the grouping "region_name" counts the names each region code is registered under.
   On SQLite, triggers on ``account`` keep it (revision b8e4f27c9a13, which says why
   PostgreSQL leaves it empty); the summary as of now reads it instead of the accounts.
+- ``report_checkpoint``: the same counters as they stood at each time in
+  ``report_checkpoint_time`` (app/reports/checkpoints.py takes them, daily and weekly), for
+  today's registry: SQLite triggers move an account's share of every checkpoint when its
+  status or a group key changes, or it is deleted (revision e5a1c9d2f7b4). A past time
+  point's summary reads the nearest one, corrected for what changed in between.
 
 - One covering index per summary grouping, led by status: the per-group totals read an
   index in group order (no sort, no table rows).
@@ -23,11 +28,24 @@ from __future__ import annotations
 from sqlalchemy import Column, Index, Integer, PrimaryKeyConstraint, String, Table, text
 
 from app.accounts.models import Account
-from app.db import metadata
+from app.db import UTCDateTime, metadata
 from app.flags.models import Flag
 from app.flags.policy import FLAG_LABELS
 
-__all__ = ["REPORT_INDEXES", "report_tally"]
+__all__ = [
+    "COUNTER_COLUMNS",
+    "REPORT_INDEXES",
+    "report_checkpoint",
+    "report_checkpoint_time",
+    "report_tally",
+]
+
+COUNTER_COLUMNS = ("total", "checked", "failing", *(f"open_{c}" for c in FLAG_LABELS))
+
+
+def _counters() -> list[Column[int]]:
+    return [Column(name, Integer, server_default="0", nullable=False) for name in COUNTER_COLUMNS]
+
 
 report_tally = Table(
     "report_tally",
@@ -35,11 +53,27 @@ report_tally = Table(
     Column("grouping", String(16), nullable=False),
     Column("key", String(200), nullable=False),
     Column("region_code", String(6), nullable=False),
-    *(
-        Column(name, Integer, server_default="0", nullable=False)
-        for name in ("total", "checked", "failing", *(f"open_{c}" for c in FLAG_LABELS))
-    ),
+    *_counters(),
     PrimaryKeyConstraint("grouping", "key", "region_code"),
+)
+
+report_checkpoint_time = Table(
+    "report_checkpoint_time",
+    metadata,
+    Column("taken_at", UTCDateTime, primary_key=True),
+)
+
+report_checkpoint = Table(
+    "report_checkpoint",
+    metadata,
+    Column("taken_at", UTCDateTime, nullable=False),
+    Column("grouping", String(16), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("region_code", String(6), nullable=False),
+    *_counters(),
+    PrimaryKeyConstraint("taken_at", "grouping", "key", "region_code"),
+    # Rows in key order: a checkpoint's groups are one range read, not a look-up each.
+    sqlite_with_rowid=False,
 )
 
 _account = Account.__table__.c  # type: ignore[attr-defined]

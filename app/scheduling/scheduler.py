@@ -1,4 +1,5 @@
-"""The few fixed APScheduler jobs (DESIGN §9): claim due accounts, canaries, retention.
+"""The few fixed APScheduler jobs (DESIGN §9): claim due accounts, canaries, retention, and
+the report checkpoints.
 
 APScheduler 3.11 only decides *when to look*; the schedule itself lives in the account table,
 and the claim is idempotent, so a second scheduler started by mistake does no harm.
@@ -20,6 +21,7 @@ from app.checks import service as checks_service
 from app.checks.pipeline import CheckRunner
 from app.config import Settings
 from app.events.sender import Deliverer
+from app.reports import checkpoints
 from app.scheduling import dispatch
 from app.scheduling.canaries import run_canaries
 from app.scheduling.dispatch import Claim
@@ -91,6 +93,10 @@ class Scheduler:
             if batch == 0:
                 return deleted
 
+    async def report_checkpoints(self, now: datetime | None = None) -> int:
+        """Take the summary checkpoints now due and drop the expired ones (SQLite only)."""
+        return await checkpoints.maintain(self.runner.database, now or self.runner.clock())
+
     async def canaries(self) -> None:
         """Check every platform's canaries and store the verdicts."""
         for verdict, changed in await run_canaries(self.runner):
@@ -124,6 +130,16 @@ class Scheduler:
             name="retention",
             **common,
         )
+        if self.runner.database.is_sqlite:
+            aps.add_job(
+                self._safe(self.report_checkpoints),
+                "interval",
+                hours=1,
+                id="report_checkpoints",
+                name="report_checkpoints",
+                next_run_time=self.runner.clock() + timedelta(minutes=1),
+                **common,
+            )
         if settings.canaries:
             aps.add_job(
                 self._safe(self.canaries),

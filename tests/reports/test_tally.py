@@ -66,7 +66,9 @@ async def test_triggers_exist_at_head(sqlite_only: Database) -> None:
             sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
         )
         names = [row[0] for row in found]
-    assert names == [f"tr_account_tally_{e}" for e in ("delete", "insert", "update")]
+    checkpoint = [f"tr_account_checkpoint_{e}" for e in ("delete", "update")]
+    tally = [f"tr_account_tally_{e}" for e in ("delete", "insert", "update")]
+    assert names == checkpoint + tally
 
 
 async def test_counters_follow_every_kind_of_write(sqlite_only: Database) -> None:
