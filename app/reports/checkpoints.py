@@ -1,6 +1,6 @@
 """Checkpoints of the summary counters at past times (SQLite), so a past time point's summary
 reads a few thousand counter rows and the accounts changed since the nearest checkpoint,
-instead of every flag open then (app/reports/tally.py).
+instead of every flag open then (app/reports/past.py).
 
 A checkpoint is taken at midnight in China (the bulletins' 监测时间点 are dates there): daily
 for the last ``DAILY_DAYS`` days, then on Mondays for ``WEEKLY_DAYS``. It is worked out from
@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.accounts.models import Account
 from app.db import Database, UTCDateTime
 from app.reports.models import COUNTER_COLUMNS, report_checkpoint, report_checkpoint_time
-from app.reports.tally import flags_open_at, shares_at
+from app.reports.past import flags_open_at, shares_at
 
 __all__ = ["DAILY_DAYS", "MARGIN", "PER_RUN", "WEEKLY_DAYS", "due_times", "maintain", "take"]
 
@@ -63,7 +63,7 @@ def _from_history(at: datetime) -> sa.CompoundSelect[Any]:
     """The summary's figures at ``at`` per grouping, group key and region code, from flag
     history: one pass over the accounts into cells of all five keys, then a sum per grouping
     (a pass per grouping cost five times as much: ~1.3 s at 100,000 accounts)."""
-    then = flags_open_at([at])
+    then = flags_open_at([at], at)
     _registered, checked, counted = shares_at(at, then)
     shares = [checked, *counted]
     keys: list[Any] = [column.label(grouping) for grouping, column in _GROUPINGS.items()]

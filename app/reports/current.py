@@ -10,7 +10,7 @@ flags' own transaction (app/flags/service.py), so the current figures need no fl
   of the accounts with a flag open (about a quarter of them).
 
 A past time point (监测时间点) comes from flag history (``service.summary``), or on SQLite
-from the counters corrected for what changed since, when few accounts did (app/reports/tally.py).
+from counters corrected for what changed in between, when few accounts did (app/reports/past.py).
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from sqlmodel import col
 
 from app.accounts.models import Account
 from app.flags.policy import FLAG_BITS
+from app.reports.past import summary_at
 from app.reports.service import CODES, GROUP_COLUMNS, GroupCounts, ReadSessions
 from app.reports.service import summary as service_summary
-from app.reports.tally import from_tally, summary_at
+from app.reports.tally import from_tally
 
 __all__ = ["summary_as_of", "summary_now"]
 

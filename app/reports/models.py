@@ -116,7 +116,7 @@ REPORT_INDEXES = (
             ("platform", "platform"),
         )
     ),
-    # Range searches for what changed after a time point (app/reports/tally.py summary_at).
+    # Range searches for what changed after a time point (app/reports/past.py summary_at).
     Index("ix_account_created_at", _account.created_at),
     Index("ix_account_first_checked_at", _account.first_checked_at),
     Index("ix_flag_resolved_at", _flag.resolved_at, _flag.account_id),

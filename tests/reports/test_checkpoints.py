@@ -19,9 +19,9 @@ from sqlmodel import col
 
 from app.accounts.models import Account
 from app.db import Database
-from app.reports import checkpoints, service, tally
+from app.reports import checkpoints, past, service
 from app.reports.models import report_checkpoint, report_checkpoint_time
-from app.reports.tally import summary_at
+from app.reports.past import summary_at
 from tests.reports.registry import day, seed_registry
 from tests.reports.test_tally import GROUPINGS, _figures
 
@@ -79,8 +79,9 @@ async def _assert_agrees_with_history(database: Database) -> int:
     from_checkpoints = 0
     for at in INSTANTS:
         async with database.read_session() as session:
-            base, _arms, _bound = await tally._nearest_base(await session.connection(), at)
-        from_checkpoints += base is not None
+            connection = await session.connection()
+            _plan, params, _bound = await past._nearest_base(connection, "region", at, None)
+        from_checkpoints += "base" in params
         for group_by in GROUPINGS:
             for scope in (None, "2201", "110101"):
                 corrected = await summary_at(database.read_session, group_by, at, scope)

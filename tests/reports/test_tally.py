@@ -20,11 +20,11 @@ from sqlmodel import col
 
 from app.accounts.models import Account
 from app.db import Database, utcnow
-from app.reports import service, tally
+from app.reports import past, service
 from app.reports.current import summary_as_of, summary_now
 from app.reports.models import report_tally
+from app.reports.past import summary_at
 from app.reports.service import GroupCounts
-from app.reports.tally import summary_at
 from tests.reports.registry import T1, T2, day, seed_registry
 
 GROUPINGS = ("region", "organization", "department", "platform")
@@ -162,7 +162,7 @@ async def test_many_changes_fall_back_to_flag_history(
 ) -> None:
     await seed_registry(database := sqlite_only)
     assert await summary_at(database.read_session, "region", T1, None) is not None
-    monkeypatch.setattr(tally, "MAX_CHANGED", 2)
+    monkeypatch.setattr(past, "MAX_CHANGED", 2)
     assert await summary_at(database.read_session, "region", T1, None) is None
     figures = await summary_as_of(
         database.read_session, "region", T1, scope_prefix=None, tally=True
