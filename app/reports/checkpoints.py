@@ -3,7 +3,8 @@ reads a few thousand counter rows and the accounts changed since the nearest che
 instead of every flag open then (app/reports/past.py).
 
 A checkpoint is taken at midnight in China (the bulletins' 监测时间点 are dates there): daily
-for the last ``DAILY_DAYS`` days, then on Mondays for ``WEEKLY_DAYS``. It is worked out from
+for the last ``DAILY_DAYS`` days, then on Mondays and the 1st of each month for
+``WEEKLY_DAYS``. It is worked out from
 flag history ``MARGIN`` after its time, so the checks and flags of that moment have been
 written, and it counts today's registry as it stood then: triggers on ``account`` move an
 account's share of every checkpoint when its status or a group key changes (revision
@@ -31,9 +32,9 @@ __all__ = ["DAILY_DAYS", "MARGIN", "PER_RUN", "WEEKLY_DAYS", "due_times", "maint
 
 CHINA = ZoneInfo("Asia/Shanghai")
 # A checkpoint is ~9,200 rows (~0.8 MB) at 100,000 accounts in 4,000 organisations: daily
-# for four months and weekly for two years keep ~210 of them (~170 MB). Between two daily
-# ones ~12 hours of changes are corrected (~170 accounts in the bench), between two weekly
-# ones up to 3.5 days (~2,300): the correction costs ~10 µs of SQL per changed account.
+# for four months, then weekly and monthly for two years: ~230 of them (~180 MB). Between two
+# daily ones ~12 hours of changes are corrected (~170 accounts in the bench), between two
+# weekly ones up to 3.5 days (~2,300): the correction costs ~10 µs of SQL per account.
 DAILY_DAYS = 120
 WEEKLY_DAYS = 2 * 366
 MARGIN = timedelta(hours=1)
@@ -56,7 +57,14 @@ def due_times(now: datetime) -> list[datetime]:
     days = {midnight - timedelta(days=d) for d in range(DAILY_DAYS + 1)}
     monday = midnight - timedelta(days=midnight.weekday())
     days |= {monday - timedelta(weeks=w) for w in range(WEEKLY_DAYS // 7 + 1)}
-    return sorted((d.astimezone(UTC) for d in days if d <= latest), reverse=True)
+    # Month ends too (the 1st at 00:00): the time points of monthly and quarterly bulletins
+    # then read one checkpoint as it is.
+    month = midnight.replace(day=1)
+    while latest - month <= timedelta(days=WEEKLY_DAYS):
+        days.add(month)
+        month = (month - timedelta(days=1)).replace(day=1)
+    oldest = latest - timedelta(days=WEEKLY_DAYS)
+    return sorted((d.astimezone(UTC) for d in days if oldest <= d <= latest), reverse=True)
 
 
 def _from_history(at: datetime) -> sa.CompoundSelect[Any]:
