@@ -1,4 +1,5 @@
-"""The `liveness` command: run the service, migrate, manage keys, import and export accounts."""
+"""The `liveness` command: run the service, migrate, manage keys, import and export accounts,
+take the report checkpoints."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ from app.auth import service as auth_service
 from app.auth.schemas import Role
 from app.auth.service import Principal
 from app.config import Settings, get_settings
-from app.db import Database
+from app.db import Database, utcnow
 from app.migrations import upgrade
+from app.reports import checkpoints as report_checkpoints
 
 app = typer.Typer(
     help="liveness: watches government accounts and flags the dead ones.",
@@ -89,6 +91,33 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level,
     )
+
+
+async def _checkpoints(settings: Settings, retake: bool) -> int | None:
+    database = Database(settings.database_url)
+    try:
+        if not database.is_sqlite:
+            return None
+        return await report_checkpoints.maintain(
+            database, utcnow(), limit=len(report_checkpoints.due_times(utcnow())), retake=retake
+        )
+    finally:
+        await database.dispose()
+
+
+@app.command()
+def checkpoints(
+    retake: Annotated[
+        bool, typer.Option("--retake", help="Work every one out again (after a back-dated import).")
+    ] = False,
+) -> None:
+    """Take the report summary checkpoints now due, all at once (the scheduler takes a few an
+    hour). SQLite only: PostgreSQL keeps none."""
+    taken = asyncio.run(_checkpoints(_settings(), retake))
+    if taken is None:
+        console.print("PostgreSQL keeps no summary checkpoints: nothing to do")
+    else:
+        console.print(f"took {taken} summary checkpoints")
 
 
 async def _create_key(settings: Settings, name: str, role: Role, region: str | None) -> str:

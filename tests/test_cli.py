@@ -142,3 +142,17 @@ def test_serve_upgrades_a_sqlite_database_first(
         )
     }
     assert {"account", "api_key", "audit_log", "alembic_version"} <= tables
+
+
+def test_checkpoints_take_what_is_due_then_retake(sqlite_env: Path) -> None:
+    from app.db import utcnow
+    from app.reports.checkpoints import due_times
+
+    runner.invoke(app, ["migrate"])
+    due = len(due_times(utcnow()))
+    first = runner.invoke(app, ["checkpoints"])
+    assert first.exit_code == 0 and f"took {due} summary checkpoints" in first.output
+    again = runner.invoke(app, ["checkpoints"])
+    assert "took 0 summary checkpoints" in again.output
+    retaken = runner.invoke(app, ["checkpoints", "--retake"])
+    assert f"took {due} summary checkpoints" in retaken.output
