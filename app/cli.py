@@ -98,9 +98,9 @@ async def _checkpoints(settings: Settings, retake: bool) -> int | None:
     try:
         if not database.is_sqlite:
             return None
-        return await report_checkpoints.maintain(
-            database, utcnow(), limit=len(report_checkpoints.due_times(utcnow())), retake=retake
-        )
+        now = utcnow()
+        every = len(report_checkpoints.due_times(now))
+        return await report_checkpoints.maintain(database, now, limit=every, retake=retake)
     finally:
         await database.dispose()
 

@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from app.config import get_settings
+from app.db import utcnow
+from app.reports.checkpoints import due_times
 
 runner = CliRunner(env={"COLUMNS": "300", "TERMINAL_WIDTH": "300", "NO_COLOR": "1"})
 
@@ -145,9 +147,6 @@ def test_serve_upgrades_a_sqlite_database_first(
 
 
 def test_checkpoints_take_what_is_due_then_retake(sqlite_env: Path) -> None:
-    from app.db import utcnow
-    from app.reports.checkpoints import due_times
-
     runner.invoke(app, ["migrate"])
     due = len(due_times(utcnow()))
     first = runner.invoke(app, ["checkpoints"])

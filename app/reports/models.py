@@ -9,7 +9,7 @@ their domains wrote them; app/models.py imports this module so Alembic sees them
   On SQLite, triggers on ``account`` keep it (revision b8e4f27c9a13, which says why
   PostgreSQL leaves it empty); the summary as of now reads it instead of the accounts.
 - ``report_checkpoint``: the same counters as they stood at each time in
-  ``report_checkpoint_time`` (app/reports/checkpoints.py takes them, daily and weekly), for
+  ``report_checkpoint_time`` (app/reports/checkpoints.py takes them: daily, weekly, monthly), for
   today's registry: SQLite triggers move an account's share of every checkpoint when its
   status or a group key changes, or it is deleted (revision e5a1c9d2f7b4). A past time
   point's summary reads the nearest one, corrected for what changed in between.

@@ -32,6 +32,7 @@ from app.flags.models import Flag
 from app.flags.policy import FLAG_BITS
 from app.reports.models import report_checkpoint_time
 from app.reports.service import CODES, GROUP_COLUMNS, GroupCounts, ReadSessions, open_at
+from app.reports.tally import BASE as _BASE
 from app.reports.tally import Counts, build, read_counters
 
 __all__ = ["MAX_CHANGED", "flags_open_at", "shares_at", "summary_at"]
@@ -41,7 +42,6 @@ __all__ = ["MAX_CHANGED", "flags_open_at", "shares_at", "summary_at"]
 MAX_CHANGED = 3_000
 _BITS = [FLAG_BITS[code] for code in CODES]
 _AT = sa.bindparam("at", type_=UTCDateTime)
-_BASE = sa.bindparam("base", type_=UTCDateTime)
 # Where the base lies: the counters as of now, or a checkpoint before or after ``at``.
 Kind = Literal["now", "before", "after"]
 _NEIGHBOURS = sa.select(

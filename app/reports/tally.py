@@ -24,13 +24,12 @@ from app.reports.models import (
 )
 from app.reports.service import CODES, GroupCounts, ReadSessions
 
-__all__ = ["Counts", "build", "counters_query", "from_tally", "names_query", "read_counters"]
+__all__ = ["BASE", "Counts", "build", "from_tally", "read_counters"]
 
-_COUNTS = list(COUNTER_COLUMNS)
 # Counts of one group: total, checked, failing, then the accounts with each flag open.
 Counts = list[int]
 # The checkpoint's time as a bound parameter: one statement per shape, built and cached once.
-_BASE = sa.bindparam("base", type_=UTCDateTime)
+BASE = sa.bindparam("base", type_=UTCDateTime)
 
 
 def _in_scope(
@@ -38,7 +37,7 @@ def _in_scope(
 ) -> list[ColumnElement[bool]]:
     conditions = [table.c.grouping == grouping]
     if table is report_checkpoint:
-        conditions.append(table.c.taken_at == _BASE)
+        conditions.append(table.c.taken_at == BASE)
     if scope_prefix:
         conditions.append(table.c.region_code.startswith(scope_prefix, autoescape=True))
     return conditions
@@ -49,13 +48,13 @@ def _counters_of(at_checkpoint: bool) -> sa.Table:
 
 
 @lru_cache(maxsize=256)
-def counters_query(group_by: str, scope_prefix: str | None, at_checkpoint: bool) -> Select[Any]:
+def _counters_query(group_by: str, scope_prefix: str | None, at_checkpoint: bool) -> Select[Any]:
     """Per group key, the sums of its counters: now, or ``at_checkpoint`` the one whose time
     is the parameter ``base``. The primary key ([taken_at,] grouping, key, region_code)
     gives the groups in order."""
     table = _counters_of(at_checkpoint)
     return (
-        sa.select(table.c.key, *(func.sum(table.c[c]) for c in _COUNTS))
+        sa.select(table.c.key, *(func.sum(table.c[c]) for c in COUNTER_COLUMNS))
         .where(*_in_scope(table, scope_prefix, group_by))
         .group_by(table.c.key)
         .order_by(table.c.key)
@@ -63,7 +62,7 @@ def counters_query(group_by: str, scope_prefix: str | None, at_checkpoint: bool)
 
 
 @lru_cache(maxsize=256)
-def names_query(scope_prefix: str | None, at_checkpoint: bool) -> Select[Any]:
+def _names_query(scope_prefix: str | None, at_checkpoint: bool) -> Select[Any]:
     """How many active accounts each region code has under each name: the summary names a
     region by the greatest, as max(region_name) over the accounts does."""
     table = _counters_of(at_checkpoint)
@@ -80,11 +79,11 @@ async def read_counters(
 ) -> tuple[dict[str, Counts], dict[tuple[str, str], int]]:
     """The counters of each group and of each region's names, now or at checkpoint ``base``."""
     params = {} if base is None else {"base": base}
-    query = counters_query(group_by, scope_prefix, base is not None)
+    query = _counters_query(group_by, scope_prefix, base is not None)
     counts = {key: list(figures) for key, *figures in await connection.execute(query, params)}
     names: dict[tuple[str, str], int] = {}
     if group_by == "region":
-        named = names_query(scope_prefix, base is not None)
+        named = _names_query(scope_prefix, base is not None)
         for code, name, total in await connection.execute(named, params):
             names[code, name] = total
     return counts, names
