@@ -41,6 +41,7 @@ __all__ = ["MAX_CHANGED", "flags_open_at", "shares_at", "summary_at"]
 # accounts in bench/README.md, "Flags and reports").
 MAX_CHANGED = 3_000
 _BITS = [FLAG_BITS[code] for code in CODES]
+_CODE_BITS = {code: FLAG_BITS[code] for code in CODES}
 _AT = sa.bindparam("at", type_=UTCDateTime)
 # Where the base lies: the counters as of now, or a checkpoint before or after ``at``.
 Kind = Literal["now", "before", "after"]
@@ -58,21 +59,22 @@ def flags_open_at(
     times: list[Any], opened_by: Any, accounts: Select[Any] | None = None
 ) -> sa.Subquery:
     """Per account with a flag (of ``accounts``, or all), for each of ``times`` (i = 0, 1 …):
-    1 in ``veto_i`` when a single-veto flag was open then, and in ``<code>_i`` for each code
-    open then. One pass over the flags opened by ``opened_by`` (the latest of ``times``)."""
+    1 in ``veto_i`` when a single-veto flag was open then, and in ``mask_i`` the bits
+    (FLAG_BITS) of the codes open then. One pass over the flags opened by ``opened_by`` (the
+    latest of ``times``)."""
     if accounts is None:  # every flag: one pass in account order (no-op: see open_at)
         conditions = [func.coalesce(col(Flag.opened_at), None) <= opened_by]
     else:
         conditions = [col(Flag.account_id).in_(accounts), col(Flag.opened_at) <= opened_by]
+    bit = case(_CODE_BITS, value=col(Flag.code), else_=0)
     columns: list[Any] = [col(Flag.account_id).label("account_id")]
     for i, at in enumerate(times):
         is_open = open_at(at)
         veto = and_(is_open, col(Flag.veto).is_(True))
         columns.append(func.max(case((veto, 1), else_=0)).label(f"veto_{i}"))
-        columns.extend(
-            func.max(case((and_(is_open, col(Flag.code) == c), 1), else_=0)).label(f"{c}_{i}")
-            for c in CODES
-        )
+        # DISTINCT: history may hold two flags of one code open at once (back-dated writes).
+        # One mask instead of a max() per code: a quarter less SQL for a correction.
+        columns.append(func.sum(sa.distinct(case((is_open, bit), else_=0))).label(f"mask_{i}"))
     return sa.select(*columns).where(*conditions).group_by(col(Flag.account_id)).subquery()
 
 
@@ -84,7 +86,8 @@ def shares_at(
     registered = col(Account.created_at) <= at
     checked = and_(registered, col(Account.first_checked_at) <= at)
     failing = and_(checked, flags.c[f"veto_{i}"] == 1)
-    codes = [and_(registered, flags.c[f"{c}_{i}"] == 1) for c in CODES]
+    mask = flags.c[f"mask_{i}"]
+    codes = [and_(registered, mask.op("&")(bit) != 0) for bit in _BITS]
     return registered, checked, [failing, *codes]
 
 
