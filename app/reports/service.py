@@ -136,7 +136,12 @@ def _flags_query(group_by: str, at: datetime, scope_prefix: str | None) -> Selec
         sa.select(
             key,
             func.count(func.distinct(failing)),
-            *(func.sum(case((col(Flag.code) == code, 1), else_=0)) for code in CODES),
+            # Accounts, not flags: history can hold two flags of one code open at once on an
+            # account (two checks decided out of order). DISTINCT costs ~25% more here.
+            *(
+                func.count(func.distinct(case((col(Flag.code) == c, col(Account.id)))))
+                for c in CODES
+            ),
         )
         .select_from(Flag)
         .join(Account, col(Account.id) == func.coalesce(col(Flag.account_id), 0))
@@ -192,7 +197,7 @@ async def summary(
         group = groups.get(row[0])
         if group is not None:
             failing[row[0]] = int(row[1] or 0)
-            group.flags = dict(zip(CODES, row[2:], strict=True))  # SUM of CASE: never NULL
+            group.flags = dict(zip(CODES, row[2:], strict=True))  # COUNT: never NULL
             counted.append(row[2:])
     totals = GroupCounts(key=None, name=None)
     total = checked_total = passing_total = 0

@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from app.accounts.models import Account
 from app.db import Database
+from app.flags.models import Flag
 from app.reports import checkpoints, past, service
 from app.reports.models import report_checkpoint, report_checkpoint_time
 from app.reports.past import summary_at
@@ -109,6 +110,35 @@ async def test_edits_under_the_checkpoints_move_their_shares(database: Database)
     assert await _assert_agrees_with_history(database) >= len(INSTANTS) // 2
     await _take(database, TAKEN)  # worked out again from flag history
     assert kept == await _checkpoint_rows(database)
+
+
+async def test_two_flags_of_one_code_open_at_once_count_once(database: Database) -> None:
+    # History a back-dated import can leave: A4's zombie open since 03-01 (F4), and another
+    # zombie flag 03-03 to 03-12, with a second unreachable flag on A2 alongside F2.
+    ids = await seed_registry(database)
+    async with database.write_session() as session:
+        for name, code, platform in (("A4", "zombie", "weibo"), ("A2", "unreachable", "wechat")):
+            session.add(
+                Flag(
+                    account_id=ids[name],
+                    platform=platform,
+                    code=code,
+                    state="resolved",
+                    veto=code == "unreachable",
+                    rule="days=90",
+                    source="back-dated",
+                    opened_at=day(3),
+                    resolved_at=day(12),
+                    evidence="{}",
+                )
+            )
+    await _take(database, TAKEN)
+    assert await _assert_agrees_with_history(database) >= len(INSTANTS) // 2
+    # On 03-09: zombie on A4 (two flags) and A6, unreachable on A2 (two flags).
+    _groups, totals = await service.summary(
+        database.read_session, "region", day(9), scope_prefix=None
+    )
+    assert (totals.flags["zombie"], totals.flags["unreachable"]) == (2, 1)
 
 
 async def test_an_edit_that_moves_no_figure_leaves_the_checkpoints(database: Database) -> None:
