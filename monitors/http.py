@@ -26,6 +26,7 @@ from monitors.parsing import parse_datetime
 
 __all__ = [
     "BLOCKED_STATUSES",
+    "MAX_BODY_BYTES",
     "Failure",
     "Fetched",
     "excerpt",
@@ -44,6 +45,10 @@ __all__ = [
 #: Statuses with which platforms refuse our request (risk control, WAF), not the account.
 BLOCKED_STATUSES: frozenset[int] = frozenset({403, 412, 414, 418, 432})
 EXCERPT_LIMIT = 300
+#: The most of a body read, once decompressed; the rest is left unread, as crawlers do
+#: (Googlebot reads the first 15 MB of a page). It bounds a check's memory against endless
+#: bodies and compression bombs: a government homepage is well under 1 MB.
+MAX_BODY_BYTES = 5 * 1024 * 1024
 
 _WHITESPACE = re.compile(r"\s+")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", re.IGNORECASE)
@@ -190,11 +195,26 @@ def retry_after_seconds(value: str | None) -> float | None:
     return seconds if seconds >= 0 and seconds == seconds else None  # rejects NaN
 
 
-def _decode(response: httpx.Response) -> str:
+async def _read_body(response: httpx.Response) -> bytes:
+    """The body, decompressed, cut at MAX_BODY_BYTES: reading stops there (the rest of a
+    compressed body is never inflated)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= MAX_BODY_BYTES:
+            break
+    return b"".join(chunks)[:MAX_BODY_BYTES]
+
+
+def _decode(content: bytes, charset: str | None) -> str:
     """Decode the body; Chinese sites often send GBK with no charset in the headers."""
-    content = response.content
-    if response.charset_encoding or not content:
-        return response.text
+    if charset:
+        try:
+            return content.decode(charset, errors="replace")
+        except LookupError:  # a charset Python does not know: sniff, as below
+            pass
     try:
         return content.decode("utf-8")
     except UnicodeDecodeError:
@@ -266,12 +286,13 @@ async def fetch(
     returned untouched for the adapter to classify (Weibo's 400 with a body, an App Store 404);
     so are 3xx when ``follow_redirects`` is off. With ``check_body``, a 2xx that is empty, a
     captcha/WAF page or a redirect to a verification URL is blocked (rate_limited for a
-    frequency message); JSON bodies are left to the adapter.
+    frequency message); JSON bodies are left to the adapter. At most MAX_BODY_BYTES of the
+    body are read.
     """
     started = time.perf_counter()
     request_timeout: Any = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
     try:
-        response = await client.request(
+        async with client.stream(
             method,
             url,
             headers=headers,
@@ -280,7 +301,8 @@ async def fetch(
             json=json,
             follow_redirects=follow_redirects,
             timeout=request_timeout,
-        )
+        ) as response:
+            content = await _read_body(response)
     except httpx.TooManyRedirects as exc:
         # An endless redirect loop is how Weibo's visitor system turns away a bad IP or cookie.
         raise _transport_failure(Outcome.BLOCKED, "redirect loop", exc, url, source) from None
@@ -291,7 +313,7 @@ async def fetch(
     fetched = Fetched(
         status=response.status_code,
         final_url=redact_url(str(response.url)),
-        text=_decode(response),
+        text=_decode(content, response.charset_encoding),
         headers=response.headers,
         elapsed_ms=(time.perf_counter() - started) * 1000,
         source=source,

@@ -25,6 +25,8 @@ from types import TracebackType
 import aiohttp
 import httpx
 
+from monitors.http import MAX_BODY_BYTES
+
 __all__ = ["AiohttpTransport", "ShardedTransport", "UpstreamClient"]
 
 
@@ -145,10 +147,38 @@ class _Released(httpx.AsyncByteStream):
                 self._release()
 
 
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    """The raw body, read no further than MAX_BODY_BYTES (as fetch reads it decompressed):
+    aiohttp closes a connection whose body was left unread rather than reuse it."""
+    content = bytearray()
+    async for chunk in response.content.iter_any():
+        content += chunk
+        if len(content) >= MAX_BODY_BYTES:
+            break
+    return bytes(content)
+
+
+class _Slices(httpx.AsyncByteStream):
+    """A body read whole, handed on in slices: httpx inflates a compressed body one chunk
+    at a time, so a compression bomb grows by at most ~1,000 times a slice before fetch
+    stops reading (one chunk of it all would be inflated in one go)."""
+
+    SIZE = 16 * 1024
+
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        view = memoryview(self._content)
+        for start in range(0, len(view), self.SIZE):
+            yield bytes(view[start : start + self.SIZE])
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """Sends httpx requests with aiohttp. Redirects, cookies, decompression and timeouts stay
     with the ``httpx.AsyncClient`` above; aiohttp's errors become httpx's, so callers catch
-    the same exceptions. The body is read whole (adapters read every body anyway)."""
+    the same exceptions. The body is read whole (adapters read every body anyway), up to
+    MAX_BODY_BYTES."""
 
     def __init__(self, *, max_connections: int) -> None:
         if max_connections < 1:
@@ -194,7 +224,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 compress=None,
                 proxy=proxy,
             ) as response:
-                content = await response.read()
+                content = await _read_capped(response)
                 status = response.status
                 raw_headers = list(response.raw_headers)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
@@ -209,7 +239,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status,
             headers=raw_headers,
-            content=content,
+            stream=_Slices(content),
             extensions={"http_version": b"HTTP/1.1"},
         )
 

@@ -1,8 +1,11 @@
-"""The upstream client keeps no cookies: adapters send the ones they need themselves."""
+"""The upstream client keeps no cookies (adapters send the ones they need themselves), and its
+transports read no more of a body than fetch keeps."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import zlib
 
 import httpx
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from app.checks.pipeline import make_http_client
 from app.checks.transport import AiohttpTransport, UpstreamClient
 from app.config import Settings
+from monitors.http import MAX_BODY_BYTES, fetch
 
 
 def _setting_cookies(request: httpx.Request) -> httpx.Response:
@@ -75,3 +79,42 @@ async def test_aiohttp_transport_honours_the_proxy_environment(
         direct = await c.get(f"http://127.0.0.1:{site_port}/index.html")
     assert via_proxy.text == "proxy GET http://www.example.gov.cn/index.html HTTP/1.1"
     assert direct.text == "site GET /index.html HTTP/1.1"
+
+
+async def _endless_body(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, sent: list[int], gzipped: bool
+) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    encoding = b"Content-Encoding: gzip\r\n" if gzipped else b""
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n" + encoding)
+    writer.write(b"Transfer-Encoding: chunked\r\n\r\n")
+    pieces = [b"<p>x</p>" * 8192]
+    if gzipped:  # a gzip stream that never ends: each MiB of spaces compresses the same
+        deflate = zlib.compressobj(9, wbits=31)
+        spaces = [b"<html>" + b" " * (1 << 20), b" " * (1 << 20), b" " * (1 << 20)]
+        pieces = [deflate.compress(raw) + deflate.flush(zlib.Z_SYNC_FLUSH) for raw in spaces]
+        assert pieces[1] == pieces[2]
+    try:
+        for n in itertools.count():
+            piece = pieces[min(n, len(pieces) - 1)]
+            writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            sent.append(len(piece))
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass  # the client stopped reading and closed the connection
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["endless", "compression-bomb"])
+async def test_an_endless_body_is_cut_at_the_cap_over_a_real_socket(gzipped: bool) -> None:
+    sent: list[int] = []
+    server = await asyncio.start_server(
+        lambda r, w: _endless_body(r, w, sent, gzipped), "127.0.0.1", 0
+    )
+    port = server.sockets[0].getsockname()[1]
+    transport = AiohttpTransport(max_connections=2)
+    async with server, UpstreamClient(transport=transport) as client:
+        fetched = await fetch(client, "GET", f"http://127.0.0.1:{port}/", source="page")
+    assert 0 < len(fetched.text) <= MAX_BODY_BYTES
+    assert sum(sent) < 4 * MAX_BODY_BYTES, "the transport kept reading"

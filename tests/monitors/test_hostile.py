@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -62,6 +62,19 @@ def respond(status: int, body: str | bytes, headers: dict[str, str] | None = Non
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, content=content, headers=headers)
+
+    return handler
+
+
+def endless(piece: bytes, headers: dict[str, str]) -> Handler:
+    """A 200 whose body never ends: the request layer must stop reading at its cap."""
+
+    async def body() -> AsyncIterator[bytes]:
+        while True:
+            yield piece
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body(), headers=headers)
 
     return handler
 
@@ -169,10 +182,12 @@ HOSTILE: dict[str, tuple[Handler, Outcome | None]] = {
         Outcome.ERROR,
     ),
     "timeout": (raise_(httpx.ReadTimeout("timed out")), Outcome.ERROR),
+    "endless_html": (endless(b"<p>\xe6\x94\xbf\xe5\x8a\xa1</p>" * 4096, HTML), None),
+    "endless_json": (endless(b'{"data":[' + b'{"id":1},' * 8192, JSON), None),
 }
 
 #: Bodies a website may legitimately serve as its homepage: reachable, so alive is allowed.
-SITE_BODY_CASES = {"truncated_json", "unexpected_json"}
+SITE_BODY_CASES = {"truncated_json", "unexpected_json", "endless_html", "endless_json"}
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gzip
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from email.utils import format_datetime
 
@@ -11,6 +12,7 @@ import pytest
 
 from monitors.base import Evidence, Observation, Outcome, utcnow
 from monitors.http import (
+    MAX_BODY_BYTES,
     Failure,
     Fetched,
     excerpt,
@@ -26,6 +28,7 @@ from monitors.http import (
 
 URL = "https://m.weibo.cn/api/container/getIndex"
 Handler = Callable[[httpx.Request], httpx.Response]
+HTML_UTF8 = {"Content-Type": "text/html; charset=utf-8"}
 
 
 def client_for(handler: Handler) -> httpx.AsyncClient:
@@ -223,6 +226,58 @@ async def test_gbk_page_without_charset_is_decoded() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=page, headers={"Content-Type": "text/html"})
+
+    assert "政务公开" in (await fetch_with(handler)).text
+
+
+def _endless(chunk: bytes, served: list[int]) -> AsyncIterator[bytes]:
+    async def body() -> AsyncIterator[bytes]:
+        while True:
+            served.append(len(chunk))
+            yield chunk
+
+    return body()
+
+
+async def test_an_endless_body_is_read_no_further_than_the_cap() -> None:
+    served: list[int] = []
+    page = b"<html><body>" + "政务".encode() * 1000
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_endless(page, served), headers=HTML_UTF8)
+
+    fetched = await fetch_with(handler)
+    repeated = page * (MAX_BODY_BYTES // len(page) + 1)
+    assert fetched.text == repeated[:MAX_BODY_BYTES].decode(errors="replace")
+    assert MAX_BODY_BYTES <= sum(served) < MAX_BODY_BYTES + len(page)
+
+
+async def test_a_compression_bomb_is_inflated_no_further_than_the_cap() -> None:
+    # 200 MB of spaces in ~200 KB of gzip, sent in 16 KB pieces.
+    bomb = gzip.compress(b"<html>" + b" " * 200_000_000, compresslevel=1)
+    served: list[int] = []
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(bomb), 16_384):
+            served.append(start)
+            yield bomb[start : start + 16_384]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {**HTML_UTF8, "Content-Encoding": "gzip"}
+        return httpx.Response(200, content=pieces(), headers=headers)
+
+    fetched = await fetch_with(handler, check_body=False)
+    assert fetched.text.startswith("<html>") and len(fetched.text) == MAX_BODY_BYTES
+    assert len(served) * 16_384 < len(bomb) // 10, "most of the bomb was never read"
+
+
+async def test_an_unknown_charset_in_the_headers_is_sniffed() -> None:
+    page = "<html><title>政务公开</title></html>".encode("gbk")
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, content=page, headers={"Content-Type": "text/html; charset=x-nope"}
+        )
 
     assert "政务公开" in (await fetch_with(handler)).text
 
