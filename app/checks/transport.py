@@ -178,12 +178,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     """Sends httpx requests with aiohttp. Redirects, cookies, decompression and timeouts stay
     with the ``httpx.AsyncClient`` above; aiohttp's errors become httpx's, so callers catch
     the same exceptions. The body is read whole (adapters read every body anyway), up to
-    MAX_BODY_BYTES."""
+    MAX_BODY_BYTES. ``resolver`` replaces aiohttp's own (the webhooks' SSRF guard)."""
 
-    def __init__(self, *, max_connections: int) -> None:
+    def __init__(
+        self, *, max_connections: int, resolver: aiohttp.abc.AbstractResolver | None = None
+    ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be positive")
         self._max_connections = max_connections
+        self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
         # HTTP(S)_PROXY and NO_PROXY, as httpx's own transport honours them: read once here,
         # since aiohttp's trust_env reads the environment (and ~/.netrc) on every request,
@@ -194,7 +197,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # Made on first use: a ClientSession belongs to the running event loop.
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300),
+                connector=aiohttp.TCPConnector(
+                    limit=self._max_connections, ttl_dns_cache=300, resolver=self._resolver
+                ),
                 auto_decompress=False,
                 cookie_jar=aiohttp.DummyCookieJar(),
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),

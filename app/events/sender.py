@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import urllib.request
 from collections.abc import Callable
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -22,7 +24,7 @@ from app.db import Database, utcnow
 from app.events import delivery
 from app.events.delivery import Job, Outcome
 from app.events.signing import signature_header
-from app.events.ssrf import BlockedURL, check_url
+from app.events.ssrf import BlockedURL, GuardedResolver, check_url
 from app.metrics.process import record_delivery
 
 __all__ = ["Deliverer", "make_webhook_client", "send"]
@@ -32,10 +34,18 @@ ERROR_BODY_BYTES = 200
 
 
 def make_webhook_client(settings: Settings) -> httpx.AsyncClient:
-    """The deliveries' own client, on the transport the checks use (LIVENESS_HTTP_TRANSPORT):
-    never follows redirects (a 3xx is a failure), times out after ``webhook_timeout_s``."""
+    """The deliveries' own client: never follows redirects (a 3xx is a failure), times out
+    after ``webhook_timeout_s``. It connects through the SSRF guard's resolver, so on aiohttp
+    whatever LIVENESS_HTTP_TRANSPORT says (httpx's transport has no resolver to replace);
+    with ``webhook_allow_private`` on the transport the checks use."""
     transport: httpx.AsyncBaseTransport
-    if settings.http_transport == "aiohttp":
+    if not settings.webhook_allow_private:
+        proxies = urllib.request.getproxies_environment().values()
+        resolver = GuardedResolver(allowed=[urlsplit(p).hostname or "" for p in proxies])
+        transport = AiohttpTransport(
+            max_connections=settings.webhook_concurrency, resolver=resolver
+        )
+    elif settings.http_transport == "aiohttp":
         transport = AiohttpTransport(max_connections=settings.webhook_concurrency)
     else:
         transport = ShardedTransport(max_connections=settings.webhook_concurrency)

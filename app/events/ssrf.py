@@ -2,17 +2,32 @@
 
 Checked when an endpoint is created or changed, and again before each delivery because DNS
 answers change. A host that resolves to several addresses is refused if any one is blocked.
-``LIVENESS_WEBHOOK_ALLOW_PRIVATE=true`` lifts the address check (local receivers, tests).
+The check before a delivery gives a readable error; the one that holds is ``GuardedResolver``,
+which the webhook client connects through: it checks the very answer the connection uses, so
+a name that answers a public address to the check and a private one to the connection (DNS
+rebinding) still cannot reach inside. ``LIVENESS_WEBHOOK_ALLOW_PRIVATE=true`` lifts the
+address checks (local receivers, tests).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import socket
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
-__all__ = ["BlockedURL", "blocked_reason", "check_url", "check_url_syntax"]
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+__all__ = [
+    "BlockedURL",
+    "GuardedResolver",
+    "blocked_reason",
+    "check_url",
+    "check_url_syntax",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -91,3 +106,38 @@ async def check_url(url: str, *, allow_private: bool) -> None:
                 f"{host} resolves to {address}, {reason}; webhooks may only reach public "
                 "addresses (set LIVENESS_WEBHOOK_ALLOW_PRIVATE=true to allow it)"
             )
+
+
+class GuardedResolver(AbstractResolver):
+    """An aiohttp resolver that refuses, at connect time, a host resolving to an address
+    ``blocked_reason`` names. ``allowed`` hosts (the configured proxies) are not checked: the
+    connection then goes to the proxy, which resolves the target itself."""
+
+    def __init__(
+        self, inner: AbstractResolver | None = None, *, allowed: Collection[str] = ()
+    ) -> None:
+        self._inner = inner
+        self._allowed = frozenset(host.lower() for host in allowed)
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """The inner resolver's answer; PermissionError when an address in it is blocked."""
+        if self._inner is None:  # made here: aiohttp's resolvers need the running loop
+            self._inner = aiohttp.DefaultResolver()
+        results = await self._inner.resolve(host, port, family)
+        if host.lower() in self._allowed:
+            return results
+        for result in results:
+            address = ipaddress.ip_address(result["host"].split("%")[0])
+            reason = blocked_reason(address)
+            if reason is not None:
+                # With an errno, aiohttp puts the message in its ClientConnectorError.
+                message = f"{host} resolves to {address}, {reason}: not connecting"
+                raise OSError(errno.EPERM, message)
+        return results
+
+    async def close(self) -> None:
+        """Release the inner resolver."""
+        if self._inner is not None:
+            await self._inner.close()

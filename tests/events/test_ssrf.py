@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from app.config import Settings
 from app.db import Database
+from app.events import ssrf
 from app.events.sender import Deliverer
-from app.events.ssrf import BlockedURL, blocked_reason, check_url
+from app.events.ssrf import BlockedURL, GuardedResolver, blocked_reason, check_url
 from app.main import create_app
 from tests.conftest import Keys
 from tests.events.receiver import running_receiver
@@ -102,3 +105,68 @@ async def test_a_blocked_delivery_fails_with_a_clear_error(
         "blocked: 127.0.0.1 resolves to"
     )
     assert "LIVENESS_WEBHOOK_ALLOW_PRIVATE" in row.last_error
+
+
+async def test_a_name_rebound_to_loopback_after_the_check_is_not_connected_to(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the check before the delivery is answered a public address, the
+    connection then gets loopback (here: the name localhost, checked as if it were public)."""
+
+    async def public(host: str, port: int) -> list[ipaddress.IPv4Address]:
+        return [ipaddress.IPv4Address("93.184.216.34")]
+
+    monkeypatch.setattr(ssrf, "_addresses", public)
+    with running_receiver() as receiver:
+        await add_endpoint(database, receiver.url.replace("127.0.0.1", "localhost"))
+        await add_events(database, 1)
+        guarded = settings.model_copy(update={"webhook_allow_private": False})
+        deliverer = Deliverer(database, guarded)
+        try:
+            await deliverer.drain(datetime(2026, 11, 23, tzinfo=UTC))
+        finally:
+            await deliverer.aclose()
+    [row] = await deliveries(database)
+    assert receiver.received == []
+    assert row.status == "pending" and row.last_status_code is None
+    assert row.last_error is not None and "localhost resolves to" in row.last_error
+    assert "a loopback address" in row.last_error
+
+
+class _Answers(AbstractResolver):
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            ResolveResult(
+                hostname=host, host=self.address, port=port, family=family, proto=0, flags=0
+            )
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("address", "host", "refused"),
+    [
+        ("10.0.0.8", "hooks.example.com", True),
+        ("fe80::1%eth0", "hooks.example.com", True),
+        ("93.184.216.34", "hooks.example.com", False),
+        ("10.0.0.8", "proxy.corp.example", False),  # the configured proxy may be private
+    ],
+)
+async def test_the_guarded_resolver_refuses_blocked_answers(
+    address: str, host: str, refused: bool
+) -> None:
+    resolver = GuardedResolver(_Answers(address), allowed=["Proxy.Corp.Example"])
+    if refused:
+        with pytest.raises(OSError, match=f"{host} resolves to"):
+            await resolver.resolve(host, 443)
+    else:
+        [answer] = await resolver.resolve(host, 443)
+        assert answer["host"] == address
+    await resolver.close()
