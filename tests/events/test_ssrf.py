@@ -16,6 +16,7 @@ from app.db import Database
 from app.events import ssrf
 from app.events.sender import Deliverer
 from app.events.ssrf import BlockedURL, GuardedResolver, blocked_reason, check_url
+from app.events.webhook_models import WebhookDelivery
 from app.main import create_app
 from tests.conftest import Keys
 from tests.events.receiver import running_receiver
@@ -85,12 +86,13 @@ async def test_the_api_refuses_private_urls(guarded_client: httpx.AsyncClient, k
     assert listed.json()["items"] == []
 
 
-async def test_a_blocked_delivery_fails_with_a_clear_error(
-    database: Database, settings: Settings
-) -> None:
-    """An endpoint stored while allowed (or whose DNS changed) is re-checked before sending."""
+async def _deliver_once_guarded(
+    database: Database, settings: Settings, *, host: str
+) -> WebhookDelivery:
+    """One event to a receiver on 127.0.0.1 addressed by ``host``, with the guard on; the
+    delivery row after one attempt (the receiver must have got nothing)."""
     with running_receiver() as receiver:
-        await add_endpoint(database, receiver.url)
+        await add_endpoint(database, receiver.url.replace("127.0.0.1", host))
         await add_events(database, 1)
         guarded = settings.model_copy(update={"webhook_allow_private": False})
         deliverer = Deliverer(database, guarded)
@@ -98,8 +100,16 @@ async def test_a_blocked_delivery_fails_with_a_clear_error(
             await deliverer.drain(datetime(2026, 11, 23, tzinfo=UTC))
         finally:
             await deliverer.aclose()
-    [row] = await deliveries(database)
     assert receiver.received == []
+    [row] = await deliveries(database)
+    return row
+
+
+async def test_a_blocked_delivery_fails_with_a_clear_error(
+    database: Database, settings: Settings
+) -> None:
+    """An endpoint stored while allowed (or whose DNS changed) is re-checked before sending."""
+    row = await _deliver_once_guarded(database, settings, host="127.0.0.1")
     assert row.status == "pending" and row.attempts == 1 and row.last_status_code is None
     assert row.last_error is not None and row.last_error.startswith(
         "blocked: 127.0.0.1 resolves to"
@@ -117,17 +127,7 @@ async def test_a_name_rebound_to_loopback_after_the_check_is_not_connected_to(
         return [ipaddress.IPv4Address("93.184.216.34")]
 
     monkeypatch.setattr(ssrf, "_addresses", public)
-    with running_receiver() as receiver:
-        await add_endpoint(database, receiver.url.replace("127.0.0.1", "localhost"))
-        await add_events(database, 1)
-        guarded = settings.model_copy(update={"webhook_allow_private": False})
-        deliverer = Deliverer(database, guarded)
-        try:
-            await deliverer.drain(datetime(2026, 11, 23, tzinfo=UTC))
-        finally:
-            await deliverer.aclose()
-    [row] = await deliveries(database)
-    assert receiver.received == []
+    row = await _deliver_once_guarded(database, settings, host="localhost")
     assert row.status == "pending" and row.last_status_code is None
     assert row.last_error is not None and "localhost resolves to" in row.last_error
     assert "a loopback address" in row.last_error
