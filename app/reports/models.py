@@ -36,6 +36,7 @@ __all__ = [
     "COUNTER_COLUMNS",
     "REPORT_INDEXES",
     "report_checkpoint",
+    "report_checkpoint_hold",
     "report_checkpoint_time",
     "report_tally",
 ]
@@ -74,6 +75,12 @@ report_checkpoint = Table(
     PrimaryKeyConstraint("taken_at", "grouping", "key", "region_code"),
     # Rows in key order: a checkpoint's groups are one range read, not a look-up each.
     sqlite_with_rowid=False,
+)
+
+# A row here, only ever inside a write transaction, holds the checkpoint move trigger while
+# app/reports/moves.py moves many accounts' shares at once (revision f3b7d1a9c2e6).
+report_checkpoint_hold = Table(
+    "report_checkpoint_hold", metadata, Column("held", Integer, primary_key=True)
 )
 
 _account = Account.__table__.c  # type: ignore[attr-defined]
