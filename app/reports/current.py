@@ -54,11 +54,10 @@ def _current_flags_query(group_by: str, scope_prefix: str | None) -> Select[Any]
             func.sum(case((failing, 1), else_=0)),
             *(func.sum(mask.op(">>")(bit).op("&")(1)) for bit in _BIT_POSITIONS),
         )
+        # A literal 0, not a parameter: only then does the term match the partial index's
+        # WHERE (SQLite and PostgreSQL both compare the text of the condition).
         .where(*_current_population(scope_prefix), mask != sa.literal(0, literal_execute=True))
         .group_by(key)
-        # SQLite takes a partial index only for a literal term, and without ANALYZE
-        # statistics it may not see the partial index is the smaller one.
-        .with_hint(Account, f"INDEXED BY ix_account_flagged_{group_by}", "sqlite")
     )
 
 
