@@ -28,7 +28,16 @@ from app.db import Database, UTCDateTime
 from app.reports.models import COUNTER_COLUMNS, report_checkpoint, report_checkpoint_time
 from app.reports.past import flags_open_at, shares_at
 
-__all__ = ["DAILY_DAYS", "MARGIN", "PER_RUN", "WEEKLY_DAYS", "due_times", "maintain", "take"]
+__all__ = [
+    "DAILY_DAYS",
+    "GROUPINGS",
+    "MARGIN",
+    "PER_RUN",
+    "WEEKLY_DAYS",
+    "due_times",
+    "maintain",
+    "take",
+]
 
 CHINA = ZoneInfo("Asia/Shanghai")
 # A checkpoint is ~9,200 rows (~0.8 MB) at 100,000 accounts in 4,000 organisations: daily
@@ -41,7 +50,8 @@ MARGIN = timedelta(hours=1)
 # Checkpoints worked out per run (~0.6 s each at 100,000 accounts, one write transaction
 # each): on a long history the ~230 fill in over a day of hourly runs.
 PER_RUN = 12
-_GROUPINGS: dict[str, Any] = {
+# The groupings a checkpoint row is keyed by, and the account column of each one's key.
+GROUPINGS: dict[str, Any] = {
     "region": col(Account.region_code),
     "organization": col(Account.organization),
     "department": col(Account.department),
@@ -74,7 +84,7 @@ def _from_history(at: datetime) -> sa.CompoundSelect[Any]:
     then = flags_open_at([at], at)
     _registered, checked, counted = shares_at(at, then)
     shares = [checked, *counted]
-    keys: list[Any] = [column.label(grouping) for grouping, column in _GROUPINGS.items()]
+    keys: list[Any] = [column.label(grouping) for grouping, column in GROUPINGS.items()]
     cells = (
         sa.select(
             *keys,
@@ -100,7 +110,7 @@ def _from_history(at: datetime) -> sa.CompoundSelect[Any]:
                 cells.c.region,
                 *sums,
             ).group_by(cells.c[grouping], cells.c.region)
-            for grouping in _GROUPINGS
+            for grouping in GROUPINGS
         )
     )
 

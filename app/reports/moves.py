@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,6 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.accounts.models import Account
 from app.flags.models import Flag
 from app.flags.policy import FLAG_BITS
+from app.reports.checkpoints import GROUPINGS
 from app.reports.models import (
     COUNTER_COLUMNS,
     report_checkpoint,
@@ -42,15 +44,9 @@ from app.reports.service import CODES
 
 __all__ = ["BulkMove", "moving_in_bulk"]
 
-# The account columns a checkpoint row is keyed by (grouping -> its key column), and status.
-_KEYS = {
-    "region": "region_code",
-    "organization": "organization",
-    "department": "department",
-    "platform": "platform",
-    "region_name": "region_name",
-}
-_RECORDED = ("status", *dict.fromkeys(_KEYS.values()))
+# grouping -> the name of its key column; what is recorded is those and the status.
+_KEYS: dict[str, str] = {grouping: column.key for grouping, column in GROUPINGS.items()}
+_RECORDED = ("status", *_KEYS.values())
 # The accounts' status and keys before the edits: a temporary table of this connection.
 _before = sa.Table(
     "report_moved_before",
@@ -78,7 +74,8 @@ class BulkMove:
 async def moving_in_bulk(session: AsyncSession, *, hold: bool = True) -> AsyncIterator[BulkMove]:
     """Within the block, edits of the accounts passed to ``record`` first leave the
     checkpoints alone; on leaving it they are flushed and their shares moved in one go.
-    A no-op without ``hold`` (a dry run) or checkpoints (PostgreSQL, or none taken yet)."""
+    A no-op without ``hold`` (a dry run) or checkpoints (PostgreSQL, or none taken yet).
+    On an error the hold stays in the transaction, which the write session rolls back."""
     connection = await session.connection()
     held = (
         hold
@@ -103,6 +100,7 @@ async def moving_in_bulk(session: AsyncSession, *, hold: bool = True) -> AsyncIt
     await connection.execute(sa.delete(report_checkpoint_hold))
 
 
+@lru_cache(maxsize=1)
 def _move_statement() -> sa.Insert:
     """Take each recorded account's share of every checkpoint from its cells as recorded
     and add it to its cells now, in the groupings whose row key changed."""
