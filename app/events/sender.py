@@ -40,8 +40,10 @@ def make_webhook_client(settings: Settings) -> httpx.AsyncClient:
     with ``webhook_allow_private`` on the transport the checks use."""
     transport: httpx.AsyncBaseTransport
     if not settings.webhook_allow_private:
-        proxies = urllib.request.getproxies_environment().values()
-        resolver = GuardedResolver(allowed=[urlsplit(p).hostname or "" for p in proxies])
+        # The proxies themselves may be private ("no" is NO_PROXY, not a proxy).
+        proxies = urllib.request.getproxies_environment()
+        hosts = [urlsplit(url).hostname for scheme, url in proxies.items() if scheme != "no"]
+        resolver = GuardedResolver(allowed=[host for host in hosts if host])
         transport = AiohttpTransport(
             max_connections=settings.webhook_concurrency, resolver=resolver
         )

@@ -47,9 +47,9 @@ def _counters_of(at_checkpoint: bool) -> sa.Table:
     return report_checkpoint if at_checkpoint else report_tally
 
 
-# Groupings with a few keys, each in many regions: their rows are summed in SQL. Others
-# (organisation, region) have about one row per key, and the plain read summed in Python
-# is twice as fast: 4,000 organisations 15 -> 10 ms, 40 departments in 100 regions 3 -> 11 ms.
+# Groupings with a few keys, each in many regions: their rows are summed in SQL (40
+# departments in 100 regions: 3 ms, against 11 summed in Python). The others (organisation,
+# region) have about one row per key, read plainly: 4,000 organisations 10 ms, against 15.
 _SUMMED_IN_SQL = frozenset({"department", "platform"})
 
 

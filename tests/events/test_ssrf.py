@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from collections.abc import AsyncIterator
@@ -86,6 +87,16 @@ async def test_the_api_refuses_private_urls(guarded_client: httpx.AsyncClient, k
     assert listed.json()["items"] == []
 
 
+async def _drain_guarded(database: Database, settings: Settings) -> None:
+    """Send what is due once, with the SSRF guard on."""
+    guarded = settings.model_copy(update={"webhook_allow_private": False})
+    deliverer = Deliverer(database, guarded)
+    try:
+        await deliverer.drain(datetime(2026, 11, 23, tzinfo=UTC))
+    finally:
+        await deliverer.aclose()
+
+
 async def _deliver_once_guarded(
     database: Database, settings: Settings, *, host: str
 ) -> WebhookDelivery:
@@ -94,12 +105,7 @@ async def _deliver_once_guarded(
     with running_receiver() as receiver:
         await add_endpoint(database, receiver.url.replace("127.0.0.1", host))
         await add_events(database, 1)
-        guarded = settings.model_copy(update={"webhook_allow_private": False})
-        deliverer = Deliverer(database, guarded)
-        try:
-            await deliverer.drain(datetime(2026, 11, 23, tzinfo=UTC))
-        finally:
-            await deliverer.aclose()
+        await _drain_guarded(database, settings)
     assert receiver.received == []
     [row] = await deliveries(database)
     return row
@@ -170,3 +176,33 @@ async def test_the_guarded_resolver_refuses_blocked_answers(
         [answer] = await resolver.resolve(host, 443)
         assert answer["host"] == address
     await resolver.close()
+
+
+async def test_deliveries_may_go_through_a_proxy_on_a_private_address(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The proxy resolves the receiver itself; its own address is not the guard's to refuse."""
+    requests: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append((await reader.readuntil(b"\r\n\r\n")).split(b"\r\n", 1)[0])
+        writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def public(host: str, port: int) -> list[ipaddress.IPv4Address]:
+        return [ipaddress.IPv4Address("93.184.216.34")]
+
+    monkeypatch.setattr(ssrf, "_addresses", public)
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://localhost:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    async with server:
+        await add_endpoint(database, "http://hooks.example.com/liveness")
+        await add_events(database, 1)
+        await _drain_guarded(database, settings)
+    assert requests == [b"POST http://hooks.example.com/liveness HTTP/1.1"]
+    [row] = await deliveries(database)
+    assert row.status == "succeeded" and row.last_status_code == 204, row.last_error
