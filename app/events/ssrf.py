@@ -78,6 +78,11 @@ def check_url_syntax(url: str) -> str:
     return parts.hostname
 
 
+def _address(text: str) -> IPAddress:
+    # scope ids ("fe80::1%eth0") are not part of the address
+    return ipaddress.ip_address(text.split("%")[0])
+
+
 async def _addresses(host: str, port: int) -> list[IPAddress]:
     try:
         return [ipaddress.ip_address(host)]
@@ -88,8 +93,7 @@ async def _addresses(host: str, port: int) -> list[IPAddress]:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise BlockedURL(f"the host {host} does not resolve: {exc}") from None
-    # scope ids ("fe80::1%eth0") are not part of the address
-    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    return [_address(str(info[4][0])) for info in infos]
 
 
 async def check_url(url: str, *, allow_private: bool) -> None:
@@ -129,7 +133,7 @@ class GuardedResolver(AbstractResolver):
         if host.lower() in self._allowed:
             return results
         for result in results:
-            address = ipaddress.ip_address(result["host"].split("%")[0])
+            address = _address(result["host"])
             reason = blocked_reason(address)
             if reason is not None:
                 # With an errno, aiohttp puts the message in its ClientConnectorError.

@@ -25,14 +25,13 @@ from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_
+from sqlalchemy import and_, case, func, literal, or_
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.accounts.models import Account
 from app.flags.models import Flag
-from app.flags.policy import FLAG_BITS
 from app.reports.checkpoints import GROUPINGS
 from app.reports.models import (
     COUNTER_COLUMNS,
@@ -40,7 +39,8 @@ from app.reports.models import (
     report_checkpoint_hold,
     report_checkpoint_time,
 )
-from app.reports.service import CODES
+from app.reports.past import code_bit, shares_at
+from app.reports.service import open_at
 
 __all__ = ["BulkMove", "moving_in_bulk"]
 
@@ -109,60 +109,44 @@ def _move_statement() -> sa.Insert:
     # IN, not a join: SQLite knows nothing of the temporary table's size, and would rather
     # scan every account and flag (2-6 s for 1,000 accounts moved, against 0.1).
     recorded = sa.select(_before.c.id)
-    registered = (
-        sa.select(t.label("taken_at"), account_id.label("id"), col(Account.first_checked_at))
-        .select_from(Account)
-        .join(report_checkpoint_time, col(Account.created_at) <= t)
-        .where(account_id.in_(recorded))
-        .subquery()
-    )
-    is_open = and_(
-        col(Flag.opened_at) <= t, or_(col(Flag.resolved_at).is_(None), col(Flag.resolved_at) > t)
-    )
-    bit = case({code: FLAG_BITS[code] for code in CODES}, value=col(Flag.code), else_=0)
+    # The flags open at each checkpoint time, per account, in flags_open_at's columns.
     flagged = (
         sa.select(
             t.label("taken_at"),
-            col(Flag.account_id).label("id"),
-            func.max(case((col(Flag.veto).is_(True), 1), else_=0)).label("veto"),
+            col(Flag.account_id).label("account_id"),
+            func.max(case((col(Flag.veto).is_(True), 1), else_=0)).label("veto_0"),
             # DISTINCT: two flags of one code open at once count the account once.
-            func.sum(sa.distinct(bit)).label("mask"),
+            func.sum(sa.distinct(code_bit())).label("mask_0"),
         )
         .select_from(Flag)
-        .join(report_checkpoint_time, is_open)
+        .join(report_checkpoint_time, open_at(t))
         .where(col(Flag.account_id).in_(recorded))
         .group_by(t, col(Flag.account_id))
         .subquery()
     )
-    checked = registered.c.first_checked_at <= registered.c.taken_at
-    shares: list[ColumnElement[Any]] = [
-        func.count(),
-        func.sum(case((checked, 1), else_=0)),
-        func.sum(case((and_(checked, flagged.c.veto == 1), 1), else_=0)),
-        *(
-            func.sum(case((flagged.c.mask.op("&")(FLAG_BITS[code]) != 0, 1), else_=0))
-            for code in CODES
-        ),
-    ]
+    _registered, checked, counted = shares_at(t, flagged)
     old: list[Any] = [_before.c[name].label(f"old_{name}") for name in _RECORDED]
     new: list[Any] = [col(getattr(Account, name)).label(f"new_{name}") for name in _RECORDED]
     # Accounts that moved alike (from one organisation to another, say) become one row each
-    # checkpoint time: the moves then upsert a row per cell, not per account.
+    # checkpoint time: the moves then upsert a row per cell, not per account. The join to the
+    # times keeps only those an account was registered by, as the trigger's shares do.
     cells = (
         sa.select(
-            registered.c.taken_at,
+            t.label("taken_at"),
             *old,
             *new,
-            *(s.label(name) for s, name in zip(shares, COUNTER_COLUMNS, strict=True)),
+            func.count().label(COUNTER_COLUMNS[0]),
+            *(
+                func.sum(case((share, 1), else_=0)).label(name)
+                for share, name in zip([checked, *counted], COUNTER_COLUMNS[1:], strict=True)
+            ),
         )
-        .select_from(registered)
-        .join(_before, _before.c.id == registered.c.id)
-        .join(Account, account_id == registered.c.id)
-        .outerjoin(
-            flagged,
-            and_(flagged.c.id == registered.c.id, flagged.c.taken_at == registered.c.taken_at),
-        )
-        .group_by(registered.c.taken_at, *old, *new)
+        .select_from(Account)
+        .join(report_checkpoint_time, col(Account.created_at) <= t)
+        .join(_before, _before.c.id == account_id)
+        .outerjoin(flagged, and_(flagged.c.account_id == account_id, flagged.c.taken_at == t))
+        .where(account_id.in_(recorded))
+        .group_by(t, *old, *new)
         .cte("moved_cells")
     )
     arms = []

@@ -35,7 +35,7 @@ from app.reports.service import CODES, GROUP_COLUMNS, GroupCounts, ReadSessions,
 from app.reports.tally import BASE as _BASE
 from app.reports.tally import Counts, build, read_counters
 
-__all__ = ["MAX_CHANGED", "flags_open_at", "shares_at", "summary_at"]
+__all__ = ["MAX_CHANGED", "code_bit", "flags_open_at", "shares_at", "summary_at"]
 
 # Above this many accounts changed, flag history is the faster read (measured at 100,000
 # accounts in bench/README.md, "Flags and reports").
@@ -55,6 +55,11 @@ _NEIGHBOURS = sa.select(
 )
 
 
+def code_bit() -> ColumnElement[int]:
+    """A flag's code as its bit in FLAG_BITS: summed DISTINCT per account, the codes open."""
+    return case(_CODE_BITS, value=col(Flag.code), else_=0)
+
+
 def flags_open_at(
     times: list[Any], opened_by: Any, accounts: Select[Any] | None = None
 ) -> sa.Subquery:
@@ -66,7 +71,7 @@ def flags_open_at(
         conditions = [func.coalesce(col(Flag.opened_at), None) <= opened_by]
     else:
         conditions = [col(Flag.account_id).in_(accounts), col(Flag.opened_at) <= opened_by]
-    bit = case(_CODE_BITS, value=col(Flag.code), else_=0)
+    bit = code_bit()
     columns: list[Any] = [col(Flag.account_id).label("account_id")]
     for i, at in enumerate(times):
         is_open = open_at(at)

@@ -72,8 +72,8 @@ class GroupCounts:
         return round(self.passing / self.checked, 4) if self.checked else None
 
 
-def open_at(at: datetime, *, scan: bool = False) -> ColumnElement[bool]:
-    """Flags open at ``at``, from their history.
+def open_at(at: datetime | ColumnElement[Any], *, scan: bool = False) -> ColumnElement[bool]:
+    """Flags open at ``at`` (a time, or a column of times), from their history.
 
     ``scan`` wraps opened_at and resolved_at in no-ops so SQLite cannot range-search
     ix_flag_opened_at or ix_flag_resolved_at (which read every matching flag row, in time

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from app.accounts.models import Account
@@ -46,13 +47,18 @@ async def _take(database: Database, times: list[datetime]) -> None:
             await checkpoints.take(session, at)
 
 
+async def checkpoint_rows_in(connection: AsyncConnection) -> list[tuple[object, ...]]:
+    """Every checkpoint row, sorted. Rows a move emptied stay behind with zeros; a fresh
+    checkpoint has none, so they are left out."""
+    found = await connection.execute(
+        sa.select(report_checkpoint).where(report_checkpoint.c.total != 0)
+    )
+    return sorted(tuple(row) for row in found)
+
+
 async def _checkpoint_rows(database: Database) -> list[tuple[object, ...]]:
-    # Rows a move emptied stay behind with zeros; a fresh checkpoint has none.
     async with database.read_session() as session:
-        found = await (await session.connection()).execute(
-            sa.select(report_checkpoint).where(report_checkpoint.c.total != 0)
-        )
-        return sorted(tuple(row) for row in found)
+        return await checkpoint_rows_in(await session.connection())
 
 
 async def _edit(database: Database, ids: dict[str, int]) -> None:

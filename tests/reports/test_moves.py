@@ -19,7 +19,7 @@ from app.accounts.models import Account
 from app.auth.schemas import Role
 from app.auth.service import Principal
 from app.db import Database
-from app.reports.models import report_checkpoint, report_checkpoint_hold
+from app.reports.models import report_checkpoint_hold
 from app.reports.moves import moving_in_bulk
 from tests.reports.registry import seed_registry
 from tests.reports.test_checkpoints import (
@@ -27,6 +27,7 @@ from tests.reports.test_checkpoints import (
     _assert_agrees_with_history,
     _checkpoint_rows,
     _take,
+    checkpoint_rows_in,
 )
 from tests.reports.test_checkpoints import (
     database_url as database_url,  # SQLite only
@@ -117,7 +118,7 @@ async def test_while_held_the_trigger_leaves_the_checkpoints(database: Database)
         await connection.execute(
             sa.update(Account).where(col(Account.id) == ids["A4"]).values(region_code="110101")
         )
-        assert await _checkpoint_rows_in(connection) == before
+        assert await checkpoint_rows_in(connection) == before
         await connection.execute(sa.delete(report_checkpoint_hold))
 
 
@@ -126,13 +127,6 @@ async def test_no_checkpoints_no_hold(database: Database) -> None:
     async with database.write_session() as session, moving_in_bulk(session) as bulk:
         assert not bulk.held
         assert await _held_in(await session.connection()) == 0
-
-
-async def _checkpoint_rows_in(connection: AsyncConnection) -> list[tuple[object, ...]]:
-    found = await connection.execute(
-        sa.select(report_checkpoint).where(report_checkpoint.c.total != 0)
-    )
-    return sorted(tuple(row) for row in found)
 
 
 async def _held_in(connection: AsyncConnection) -> int:
