@@ -26,6 +26,7 @@ from app.auth.schemas import Role
 from app.auth.service import Principal
 from app.config import Settings, get_settings
 from app.db import Database, utcnow
+from app.egress import EgressGuard
 from app.migrations import upgrade
 from app.reports import checkpoints as report_checkpoints
 
@@ -213,6 +214,7 @@ def _chunks(rows: Iterator[SheetRow], size: int) -> Iterator[list[SheetRow]]:
 
 async def _import(settings: Settings, rows: list[SheetRow], dry_run: bool) -> ImportReport:
     database = Database(settings.database_url)
+    egress = EgressGuard.for_monitors(settings)
     reports = []
     try:
         with Progress(
@@ -221,7 +223,9 @@ async def _import(settings: Settings, rows: list[SheetRow], dry_run: bool) -> Im
             task = progress.add_task("rows", total=len(rows))
             for chunk in _chunks(iter(rows), IMPORT_CHUNK):
                 async with database.write_session() as session:
-                    report = await import_chunk(session, chunk, CLI_PRINCIPAL, dry_run=dry_run)
+                    report = await import_chunk(
+                        session, chunk, CLI_PRINCIPAL, egress=egress, dry_run=dry_run
+                    )
                     if not dry_run:
                         record(
                             session,
@@ -321,14 +325,21 @@ def check(
     ] = None,
 ) -> None:
     """Check one account now, without the database, and show the evidence."""
+    from app.checks.pipeline import make_http_client
+    from monitors import Observation
     from monitors.report import check_once, render_json, render_text
 
     settings = _settings()
     config = settings.monitor_config()
     if base_url:
         config = config.with_base(base_url)
+
+    async def observe() -> Observation:
+        async with make_http_client(settings, trusted=[base_url] if base_url else []) as client:
+            return await check_once(platform, handle, config, client)
+
     try:
-        observation = asyncio.run(check_once(platform, handle, config, settings.http_timeout_s))
+        observation = asyncio.run(observe())
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

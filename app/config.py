@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from monitors import MonitorConfig
 
@@ -84,12 +87,6 @@ class Settings(BaseSettings):
         description="Per-platform requests per second (token bucket), JSON (default 10).",
     )
     http_max_connections: int = Field(default=200, ge=1, description="Upstream connection pool.")
-    http_transport: Literal["httpx", "aiohttp"] = Field(
-        default="aiohttp",
-        description="What sends upstream requests under the httpx client the adapters use: "
-        "aiohttp (its C parser: ~1.4x the checks per second of httpcore on a busy process, "
-        "bench/README.md) or httpx's own httpcore.",
-    )
     check_retention_days: int = Field(
         default=90, ge=1, description="Check rows older than this are deleted; snapshots stay."
     )
@@ -160,6 +157,17 @@ class Settings(BaseSettings):
     yyb_base_url: str = "https://upage.html5.qq.com"
     rsshub_url: str | None = None
     wechat_rsshub_route: str = "/wechat/feeds/{biz}"
+    trusted_upstreams: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Upstreams of yours the egress guard does not check, as URLs or host[:port], "
+        "comma-separated: a self-hosted RSSHub or a gateway on a private address (the "
+        "simulator at LIVENESS_SIMULATOR_URL is trusted without it).",
+    )
+    monitor_allowed_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="Networks (CIDRs, comma-separated) monitored sites and feeds may be on "
+        "though private, e.g. a government intranet (电子政务外网); empty: public only.",
+    )
     website_timeout_s: float = Field(default=15.0, gt=0, description="Inspection rule: 15 s.")
     http_timeout_s: float = Field(
         default=20.0, gt=0, description="Overall timeout of one upstream request."
@@ -179,6 +187,25 @@ class Settings(BaseSettings):
                 "LIVENESS_DATABASE_URL must start with sqlite+aiosqlite:/// or postgresql+psycopg://"
             )
         return url
+
+    @field_validator("trusted_upstreams", "monitor_allowed_networks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """Read a list from the environment as a JSON array or as comma-separated text."""
+        if not isinstance(value, str):
+            return value
+        if value.lstrip().startswith("["):
+            return json.loads(value)
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+    @field_validator("trusted_upstreams")
+    @classmethod
+    def _hosts_named(cls, entries: list[str]) -> list[str]:
+        """Each entry must name a host, so a typo is refused at start."""
+        for entry in entries:
+            if not urlsplit(entry if "//" in entry else f"//{entry}").hostname:
+                raise ValueError(f"{entry!r} names no host")
+        return entries
 
     @field_validator("policy")
     @classmethod

@@ -23,6 +23,7 @@ from app.auth.schemas import Role
 from app.auth.service import Principal
 from app.config import Settings
 from app.db import Database
+from app.egress import EgressGuard
 from app.main import create_app
 from app.migrations import upgrade
 from monitors.simulator.population import Population
@@ -120,10 +121,11 @@ def canaries_for(population: Population, root: str) -> dict[str, dict[str, str]]
     return canaries
 
 
-async def seed_registry(database: Database, rows: list[dict[str, Any]]) -> str:
+async def seed_registry(database: Database, rows: list[dict[str, Any]], settings: Settings) -> str:
     """Upsert the demo registry and return a fresh viewer key for the person trying it."""
+    egress = EgressGuard.for_monitors(settings)
     async with database.write_session() as session:
-        await accounts_service.upsert_accounts(session, rows, DEMO_PRINCIPAL)
+        await accounts_service.upsert_accounts(session, rows, DEMO_PRINCIPAL, egress=egress)
         _row, key = await auth_service.create_key(session, name="demo viewer", role=Role.VIEWER)
     return key
 
@@ -181,7 +183,7 @@ def run(
     async def seed() -> str:
         database = Database(database_url)
         try:
-            return await seed_registry(database, rows)
+            return await seed_registry(database, rows, settings)
         finally:
             await database.dispose()
 

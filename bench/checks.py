@@ -47,6 +47,7 @@ from app.checks.models import CheckResult
 from app.checks.pipeline import CheckRunner, make_http_client
 from app.config import Settings
 from app.db import Database
+from app.egress import EgressGuard
 from app.migrations import upgrade
 from app.runtime import startup_objects_frozen
 from app.scheduling.inline import InlineExecutor
@@ -140,6 +141,7 @@ async def register(database: Database, simulator_url: str, organizations: int = 
     """Register the simulator's whole population as accounts, as an import would, spread over
     ``organizations`` organizations (0: one per account, so no 重复开设 flags)."""
     accounts = await fetch_population(simulator_url)
+    guard = EgressGuard.trusting([simulator_url])
     rows = [
         {
             "platform": account["platform"],
@@ -154,7 +156,7 @@ async def register(database: Database, simulator_url: str, organizations: int = 
     for start in range(0, len(rows), 5000):
         async with database.write_session() as session:
             outcomes = await accounts_service.upsert_accounts(
-                session, rows[start : start + 5000], PRINCIPAL
+                session, rows[start : start + 5000], PRINCIPAL, egress=guard
             )
         bad = [o for o in outcomes if o.status == "error"]
         if bad:
@@ -172,7 +174,6 @@ def bench_settings(url: str, simulator_url: str, args: argparse.Namespace) -> Se
         platform_concurrency={p: args.concurrency for p in PLATFORMS},
         platform_rates={p: 100_000.0 for p in PLATFORMS},
         http_max_connections=args.concurrency * 2,
-        http_transport=args.transport,
         claim_batch=args.claim_batch,
         claim_interval_s=args.claim_interval,
         check_interval_s=10,
@@ -317,7 +318,6 @@ async def memory(args: argparse.Namespace) -> None:
             + "}",
             "LIVENESS_PLATFORM_RATES": "{" + ",".join(f'"{p}": 100000' for p in PLATFORMS) + "}",
             "LIVENESS_HTTP_MAX_CONNECTIONS": str(args.concurrency * 2),
-            "LIVENESS_HTTP_TRANSPORT": args.transport,
             "LIVENESS_CLAIM_INTERVAL_S": str(args.claim_interval),
             "LIVENESS_CLAIM_BATCH": str(args.claim_batch),
             "LIVENESS_LOG_LEVEL": "warning",
@@ -372,11 +372,6 @@ def main() -> None:
         "the first (where every check is an account's first and opens its flags)",
     )
     parser.add_argument(
-        "--transport",
-        choices=["httpx", "aiohttp"],
-        default=Settings.model_fields["http_transport"].default,
-    )
-    parser.add_argument(
         "--loop", choices=["uvloop", "asyncio"], default="uvloop", help="uvloop: as liveness serve"
     )
     parser.add_argument("--memory", action="store_true", help="peak RSS of liveness serve")
@@ -384,7 +379,7 @@ def main() -> None:
     args = parser.parse_args()
     print(
         f"machine: {os.cpu_count()} cores, Python {host_platform.python_version()}, "
-        f"{sys.platform}, event loop {args.loop}, LIVENESS_HTTP_TRANSPORT={args.transport}"
+        f"{sys.platform}, event loop {args.loop}"
     )
     factory = uvloop.new_event_loop if args.loop == "uvloop" else asyncio.new_event_loop
     if args.memory:

@@ -21,6 +21,7 @@ from app.accounts.spreadsheet import COLUMNS, read_rows
 from app.auth.schemas import Role
 from app.auth.service import Principal
 from app.db import Database
+from app.egress import EgressGuard
 from app.migrations import upgrade
 
 PRINCIPAL = Principal(key_id=None, name="bench", role=Role.ADMIN, region_prefix=None)
@@ -64,12 +65,16 @@ async def run(rows: int) -> tuple[float, float, int]:
             started = time.perf_counter()
             _header, sheet_rows = read_rows(data, "bench.csv")
             async with database.write_session() as session:
-                report = await import_chunk(session, list(sheet_rows), PRINCIPAL, dry_run=False)
+                report = await import_chunk(
+                    session, list(sheet_rows), PRINCIPAL, egress=EgressGuard(), dry_run=False
+                )
             first = time.perf_counter() - started
             started = time.perf_counter()
             _header, sheet_rows = read_rows(data, "bench.csv")
             async with database.write_session() as session:
-                again = await import_chunk(session, list(sheet_rows), PRINCIPAL, dry_run=False)
+                again = await import_chunk(
+                    session, list(sheet_rows), PRINCIPAL, egress=EgressGuard(), dry_run=False
+                )
             second = time.perf_counter() - started
         finally:
             await database.dispose()

@@ -32,6 +32,7 @@ from app.accounts.models import Account
 from app.auth.schemas import Role
 from app.auth.service import Principal
 from app.db import Database
+from app.egress import EgressGuard
 from app.migrations import upgrade
 
 ADMIN = Principal(key_id=None, name="bench", role=Role.ADMIN, region_prefix=None)
@@ -86,7 +87,7 @@ async def _by_import(url: str, accounts: int, move: dict[str, str]) -> float:
             rows.append(row | {"tags": account.tag_list} | move)
         started = time.perf_counter()
         async with database.write_session() as session:
-            outcomes = await service.upsert_accounts(session, rows, ADMIN)
+            outcomes = await service.upsert_accounts(session, rows, ADMIN, egress=EgressGuard())
         elapsed = time.perf_counter() - started
     finally:
         await database.dispose()

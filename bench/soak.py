@@ -58,7 +58,6 @@ from sqlmodel import col, select
 
 from app.accounts.models import Account
 from app.checks.models import CheckResult, PlatformHealth
-from app.config import Settings
 from app.db import Database
 from app.flags.models import Flag
 from monitors import Outcome
@@ -115,7 +114,6 @@ def service_env(url: str, sim_url: str, policy: Path, args: argparse.Namespace) 
         "LIVENESS_PLATFORM_CONCURRENCY": json.dumps(per_platform),
         "LIVENESS_PLATFORM_RATES": json.dumps({p: 100_000 for p in PLATFORMS}),
         "LIVENESS_HTTP_MAX_CONNECTIONS": str(args.concurrency * 2),
-        "LIVENESS_HTTP_TRANSPORT": args.transport,
         "LIVENESS_HTTP_TIMEOUT_S": str(args.timeout_s),
         "LIVENESS_WEBSITE_TIMEOUT_S": str(args.timeout_s),
         "LIVENESS_CLAIM_INTERVAL_S": "0.2",
@@ -455,11 +453,6 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--timeout-s", type=float, default=5, help="upstream request timeout")
-    parser.add_argument(
-        "--transport",
-        choices=["httpx", "aiohttp"],
-        default=Settings.model_fields["http_transport"].default,
-    )
     args = parser.parse_args()
     args.hostile = args.hostile.split(",")
     if len(args.hostile) != 3 or not set(args.hostile) <= set(PLATFORMS):

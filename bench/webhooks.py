@@ -92,7 +92,6 @@ async def run(backend: str, args: argparse.Namespace, receiver_url: str) -> tupl
             database_url=url,
             webhook_allow_private=True,
             webhook_concurrency=args.concurrency,
-            http_transport=args.transport,
         )
         database = Database(url)
         try:
@@ -120,24 +119,19 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=20, help="webhook_concurrency")
-    parser.add_argument(
-        "--transport",
-        choices=["httpx", "aiohttp"],
-        default=Settings.model_fields["http_transport"].default,
-    )
     args = parser.parse_args()
     port = free_port()
     receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
     try:
         wait_listening(port)
         print(f"python {host_platform.python_version()}, {args.events} events, 1 endpoint")
-        print("| backend | transport | concurrency | events | delivered | seconds | events/s |")
-        print("|---|---|---:|---:|---:|---:|---:|")
+        print("| backend | concurrency | events | delivered | seconds | events/s |")
+        print("|---|---:|---:|---:|---:|---:|")
         backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
         for backend in backends:
             elapsed, done = asyncio.run(run(backend, args, f"http://127.0.0.1:{port}/hook"))
             print(
-                f"| {backend} | {args.transport} | {args.concurrency} | {args.events} | {done} "
+                f"| {backend} | {args.concurrency} | {args.events} | {done} "
                 f"| {elapsed:.2f} | {done / elapsed:,.0f} |"
             )
     finally:

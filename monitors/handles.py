@@ -11,7 +11,10 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-__all__ = ["normalize_handle"]
+__all__ = ["URL_PLATFORMS", "normalize_handle"]
+
+#: Platforms whose handle is a URL we fetch as given: a user-supplied address.
+URL_PLATFORMS = frozenset({"rss", "website"})
 
 _DIGITS = re.compile(r"^\d+$")
 _DOUYIN_SEC_UID = re.compile(r"^MS4wLjABAAAA[A-Za-z0-9_-]{20,}$")

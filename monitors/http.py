@@ -26,7 +26,9 @@ from monitors.parsing import parse_datetime
 
 __all__ = [
     "BLOCKED_STATUSES",
+    "EGRESS_REFUSED",
     "MAX_BODY_BYTES",
+    "EgressRefused",
     "Failure",
     "Fetched",
     "excerpt",
@@ -49,6 +51,11 @@ EXCERPT_LIMIT = 300
 #: (Googlebot reads the first 15 MB of a page). It bounds a check's memory against endless
 #: bodies and compression bombs: a government homepage is well under 1 MB.
 MAX_BODY_BYTES = 5 * 1024 * 1024
+
+#: The evidence marker of a request the client refused to send: the address is one the
+#: egress guard blocks (loopback, private, metadata …). It says nothing of the account, and
+#: asking again sooner will not change it.
+EGRESS_REFUSED = "egress refused"
 
 _WHITESPACE = re.compile(r"\s+")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_-]+)""", re.IGNORECASE)
@@ -105,6 +112,12 @@ def excerpt(text: str | None, limit: int = EXCERPT_LIMIT, *, around: str | None 
     if len(collapsed) <= limit:
         return collapsed
     return collapsed[: limit - 1] + "…"
+
+
+class EgressRefused(httpx.TransportError):
+    """The client would not connect: the egress guard refuses the address (the message says
+    which, and why). Raised by the client's transport, which the service configures; every
+    adapter's request, and every redirect hop, can meet it."""
 
 
 class Failure(Exception):
@@ -330,6 +343,12 @@ async def fetch(
 def _transport_failure(
     outcome: Outcome, what: str, exc: Exception, url: str, source: str
 ) -> Failure:
+    if isinstance(exc, EgressRefused):
+        # The hop refused, which after redirects is not the URL asked for.
+        evidence = Evidence(
+            final_url=redact_url(str(exc.request.url)), source=source, marker=EGRESS_REFUSED
+        )
+        return Failure(Outcome.ERROR, f"refused by the egress guard: {exc}", evidence)
     detail = str(exc) or type(exc).__name__
     evidence = Evidence(final_url=url, source=source, marker=type(exc).__name__)
     return Failure(outcome, f"{what}: {detail}", evidence)

@@ -134,14 +134,14 @@ def render_text(obs: Observation) -> str:
 
 
 async def check_once(
-    platform: str, handle: str, config: MonitorConfig, timeout_s: float
+    platform: str, handle: str, config: MonitorConfig, client: httpx.AsyncClient
 ) -> Observation:
-    """Observe one account now, outside the scheduler, with a client of its own.
+    """Observe one account now, outside the scheduler, with the caller's client (the
+    service's, so the same egress guard applies as to scheduled checks).
 
     Raises ValueError (with a message a supervisor can act on) for an unknown platform or a
     handle that cannot belong to the platform; never for what the platform answers.
     """
     monitor = monitors.get(platform, config)
     normalized = monitor.validate_handle(handle)
-    async with httpx.AsyncClient(timeout=timeout_s) as client:
-        return await monitor.observe(normalized, client)
+    return await monitor.observe(normalized, client)

@@ -1,4 +1,4 @@
-"""Helpers shared by tests: the simulator on a real socket."""
+"""Helpers shared by tests: the simulator on a real socket, a scripted DNS."""
 
 from __future__ import annotations
 
@@ -9,9 +9,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from aiohttp.abc import AbstractResolver, ResolveResult
 from starlette.applications import Starlette
 
 from monitors.simulator.server import create_app
+
+
+class FixedDNS(AbstractResolver):
+    """An aiohttp resolver answering every name with one address: DNS that an attacker
+    controls (rebinding), without a DNS server."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """One answer, whatever was asked."""
+        return [
+            ResolveResult(
+                hostname=host, host=self.address, port=port, family=family, proto=0, flags=0
+            )
+        ]
+
+    async def close(self) -> None:
+        """Nothing to release."""
 
 
 @contextmanager
@@ -50,6 +72,7 @@ async def register_population(
     from app.auth.schemas import Role
     from app.auth.service import Principal
     from app.db import Database
+    from app.egress import EgressGuard
     from monitors.simulator.population import Population
     from monitors.simulator.server import public_handle
 
@@ -67,7 +90,9 @@ async def register_population(
         for a in chosen
     ]
     async with database.write_session() as session:
-        outcomes = await accounts_service.upsert_accounts(session, rows, principal)
+        outcomes = await accounts_service.upsert_accounts(
+            session, rows, principal, egress=EgressGuard.trusting([url])
+        )
     ids = [o.account_id for o in outcomes]
     assert all(isinstance(i, int) for i in ids), outcomes
     return {i: a for i, a in zip(ids, chosen, strict=True) if i is not None}

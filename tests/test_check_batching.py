@@ -11,7 +11,7 @@ import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.checks.batching import BatchLoader, BatchWriter
-from app.checks.transport import AiohttpTransport, ShardedTransport
+from app.checks.transport import AiohttpTransport
 from app.db import Database
 from tests.support import running_simulator
 
@@ -49,12 +49,9 @@ async def test_loader_reads_waiting_keys_with_one_call() -> None:
     assert calls == [[1, 2, 3]]
 
 
-@pytest.mark.parametrize("kind", ["sharded", "aiohttp"])
-async def test_transports_send_requests_and_map_errors(kind: str) -> None:
+async def test_the_transport_sends_requests_and_maps_errors() -> None:
     def make() -> httpx.AsyncBaseTransport:
-        if kind == "aiohttp":
-            return AiohttpTransport(max_connections=4)
-        return ShardedTransport(max_connections=20, per_shard=4)
+        return AiohttpTransport(max_connections=4)
 
     with running_simulator(10, 1) as (url, _app):
         async with httpx.AsyncClient(transport=make(), timeout=5) as client:
@@ -71,7 +68,6 @@ async def test_transports_send_requests_and_map_errors(kind: str) -> None:
             await client.get(f"http://127.0.0.1:{closed_port}/")
 
 
-def test_sharded_transport_refuses_nonsense_sizes() -> None:
+def test_the_transport_refuses_nonsense_sizes() -> None:
     with pytest.raises(ValueError, match="positive"):
-        ShardedTransport(max_connections=0)
-    assert ShardedTransport(max_connections=200, per_shard=8).shards == 25
+        AiohttpTransport(max_connections=0)

@@ -148,7 +148,7 @@ async def test_every_flag_kind_opens_within_the_demos_first_minute(
         scheduler = Scheduler(runner, executor, name="demo-test")
         try:
             with time_machine.travel(START, tick=False) as clock:
-                key = await seed_registry(database, registry_rows(population, url))
+                key = await seed_registry(database, registry_rows(population, url), settings)
                 next_canaries = 0.0
                 for elapsed in range(0, MINUTE + 1, int(settings.claim_interval_s)):
                     clock.move_to(START + timedelta(seconds=elapsed))

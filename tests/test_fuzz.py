@@ -37,7 +37,7 @@ from tests.reports.registry import seed_registry
 # Per operation, on top of the boundary cases of the coverage phase: about 2,300 requests in
 # all, 49 s on this 2-core machine while other work ran on it.
 MAX_EXAMPLES = 15
-CLOSED_PORT = "http://127.0.0.1:9"
+CLOSED_PORT = "http://127.0.0.1:4"
 
 CONFIG = SchemathesisConfig.from_dict(
     {

@@ -24,7 +24,7 @@ from app.events.sender import Deliverer
 from tests.conftest import Keys
 from tests.reports.registry import seed_registry
 
-CLOSED_PORT = "http://127.0.0.1:9"
+CLOSED_PORT = "http://127.0.0.1:4"
 # Anything that names a Beijing row: its region, district, organisations, handles, key, hook.
 BEIJING = re.compile(r"1101\d\d|北京|东城区|10000000[56]|beijing", re.IGNORECASE)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -14,6 +14,7 @@ from app.accounts import service
 from app.accounts.schemas import ImportError_, ImportReport
 from app.accounts.spreadsheet import HEADER_OF, SheetRow, to_api_row
 from app.auth.service import Principal
+from app.egress import EgressGuard
 
 __all__ = ["import_chunk", "merge_reports"]
 
@@ -23,12 +24,18 @@ def _column(field: str) -> str:
 
 
 async def import_chunk(
-    session: AsyncSession, rows: Iterable[SheetRow], principal: Principal, *, dry_run: bool
+    session: AsyncSession,
+    rows: Iterable[SheetRow],
+    principal: Principal,
+    *,
+    egress: EgressGuard,
+    dry_run: bool,
 ) -> ImportReport:
     """Upsert one chunk of sheet rows and report each bad row by line and column."""
     sheet_rows = list(rows)
+    api_rows = [to_api_row(r.cells) for r in sheet_rows]
     outcomes = await service.upsert_accounts(
-        session, [to_api_row(r.cells) for r in sheet_rows], principal, dry_run=dry_run
+        session, api_rows, principal, egress=egress, dry_run=dry_run
     )
     counts = {"created": 0, "updated": 0, "unchanged": 0, "error": 0}
     errors: list[ImportError_] = []

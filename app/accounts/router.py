@@ -34,6 +34,7 @@ from app.accounts.spreadsheet import (
 from app.audit.service import record
 from app.db import utcnow
 from app.deps import OperatorDep, ReadSessionDep, SettingsDep, ViewerDep, WriteSessionDep
+from app.egress import EgressGuard
 from app.errors import Problem
 from app.events.service import account_data, emit
 from app.flags import service as flags_service
@@ -84,6 +85,14 @@ def _conflict(exc: service.HandleTaken) -> Problem:
     )
 
 
+def _invalid(exc: service.InvalidChange) -> Problem:
+    return Problem(
+        422,
+        f"invalid {exc.field}: {exc.message}",
+        errors=[{"field": exc.field, "message": exc.message}],
+    )
+
+
 def _outside(principal_prefix: str | None) -> Problem:
     return Problem(
         403,
@@ -117,11 +126,15 @@ async def list_accounts(
 
 @router.post("/accounts", status_code=201, response_model=AccountRead, summary="Register one")
 async def create_account(
-    data: AccountCreate, session: WriteSessionDep, principal: OperatorDep
+    data: AccountCreate, session: WriteSessionDep, principal: OperatorDep, settings: SettingsDep
 ) -> Account:
     """Register an account; 409 when its platform and handle are already registered."""
     try:
-        account = await service.create_account(session, data, principal)
+        account = await service.create_account(
+            session, data, principal, egress=EgressGuard.for_monitors(settings)
+        )
+    except service.InvalidChange as exc:
+        raise _invalid(exc) from None
     except service.HandleTaken as exc:
         raise _conflict(exc) from None
     except service.OutOfScope:
@@ -146,10 +159,11 @@ async def create_account(
 
 @router.post("/accounts:bulk", response_model=BulkResult, summary="Upsert many")
 async def bulk_upsert(
-    body: BulkRequest, session: WriteSessionDep, principal: OperatorDep
+    body: BulkRequest, session: WriteSessionDep, principal: OperatorDep, settings: SettingsDep
 ) -> BulkResult:
     """Create or update rows keyed by (platform, handle); each row answers on its own."""
-    outcomes = await service.upsert_accounts(session, body.items, principal)
+    egress = EgressGuard.for_monitors(settings)
+    outcomes = await service.upsert_accounts(session, body.items, principal, egress=egress)
     rows = [
         BulkRow(index=i, status=o.status, id=o.account_id, errors=o.errors)
         for i, o in enumerate(outcomes)
@@ -201,7 +215,8 @@ async def import_accounts(
         sheet_rows = list(rows)
     except SpreadsheetError as exc:
         raise Problem(422, str(exc), errors=[{"field": "file", "message": str(exc)}]) from None
-    report = await import_chunk(session, sheet_rows, principal, dry_run=dry_run)
+    egress = EgressGuard.for_monitors(settings)
+    report = await import_chunk(session, sheet_rows, principal, egress=egress, dry_run=dry_run)
     if not dry_run:
         record(
             session,
@@ -270,20 +285,22 @@ async def get_account(
 
 @router.patch("/accounts/{account_id}", response_model=AccountRead, summary="Change one")
 async def update_account(
-    account_id: RowId, patch: AccountUpdate, session: WriteSessionDep, principal: OperatorDep
+    account_id: RowId,
+    patch: AccountUpdate,
+    session: WriteSessionDep,
+    principal: OperatorDep,
+    settings: SettingsDep,
 ) -> Account:
     """Change the fields sent; the handle is re-checked when it or the platform changes."""
     account = await service.get_account(session, account_id, scope_prefix=principal.region_prefix)
     if account is None:
         raise _not_found(account_id)
     try:
-        account = await service.update_account(session, account, patch, principal)
+        account = await service.update_account(
+            session, account, patch, principal, egress=EgressGuard.for_monitors(settings)
+        )
     except service.InvalidChange as exc:
-        raise Problem(
-            422,
-            f"invalid {exc.field}: {exc.message}",
-            errors=[{"field": exc.field, "message": exc.message}],
-        ) from None
+        raise _invalid(exc) from None
     except service.HandleTaken as exc:
         raise _conflict(exc) from None
     except service.OutOfScope:

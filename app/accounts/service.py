@@ -20,8 +20,10 @@ from app.accounts.models import Account
 from app.accounts.schemas import AccountCreate, AccountStatus, AccountUpdate
 from app.auth.service import Principal
 from app.db import utcnow
+from app.egress import EgressGuard
 from app.events.service import account_data, emit_many
 from app.reports.moves import BulkMove, moving_in_bulk
+from monitors.handles import URL_PLATFORMS
 
 __all__ = [
     "AccountFilters",
@@ -160,6 +162,12 @@ async def find_account(session: AsyncSession, platform: str, handle: str) -> Acc
     return (await session.exec(query)).first()
 
 
+def _handle_refusal(platform: str, handle: str, egress: EgressGuard) -> str | None:
+    """Why the registry may not hold ``handle``: a site or feed URL the egress guard refuses
+    without DNS (a blocked address, credentials, an unusable port)."""
+    return egress.url_refusal(handle) if platform in URL_PLATFORMS else None
+
+
 def _check_scope(principal: Principal, region_code: str) -> None:
     if not principal.covers(region_code):
         raise OutOfScope(region_code)
@@ -172,9 +180,11 @@ def _row_values(data: AccountCreate) -> dict[str, Any]:
 
 
 async def create_account(
-    session: AsyncSession, data: AccountCreate, principal: Principal
+    session: AsyncSession, data: AccountCreate, principal: Principal, *, egress: EgressGuard
 ) -> Account:
-    """Register a new account. Raises HandleTaken or OutOfScope."""
+    """Register a new account. Raises InvalidChange, HandleTaken or OutOfScope."""
+    if reason := _handle_refusal(data.platform, data.handle, egress):
+        raise InvalidChange("handle", reason)
     _check_scope(principal, data.region_code)
     existing = await find_account(session, data.platform, data.handle)
     if existing is not None and existing.id is not None:
@@ -186,7 +196,12 @@ async def create_account(
 
 
 async def update_account(
-    session: AsyncSession, account: Account, patch: AccountUpdate, principal: Principal
+    session: AsyncSession,
+    account: Account,
+    patch: AccountUpdate,
+    principal: Principal,
+    *,
+    egress: EgressGuard,
 ) -> Account:
     """Apply the fields sent in ``patch``. Raises InvalidChange, HandleTaken or OutOfScope."""
     changes = patch.model_dump(exclude_unset=True, mode="json")
@@ -201,6 +216,8 @@ async def update_account(
             )
         except ValueError as exc:
             raise InvalidChange("handle", str(exc)) from exc
+        if reason := _handle_refusal(platform, changes["handle"], egress):
+            raise InvalidChange("handle", reason)
         other = await find_account(session, platform, changes["handle"])
         if other is not None and other.id != account.id and other.id is not None:
             raise HandleTaken(other.id)
@@ -248,6 +265,7 @@ async def upsert_accounts(
     rows: Sequence[dict[str, Any]],
     principal: Principal,
     *,
+    egress: EgressGuard,
     dry_run: bool = False,
 ) -> list[RowOutcome]:
     """Create or update each row keyed by (platform, handle); bad rows are reported, not fatal.
@@ -264,7 +282,9 @@ async def upsert_accounts(
             outcomes[index] = RowOutcome("error", errors=validation_errors(exc))
             continue
         key = (str(data.platform), data.handle)
-        if not principal.covers(data.region_code):
+        if reason := _handle_refusal(key[0], data.handle, egress):
+            outcomes[index] = RowOutcome("error", errors=[{"field": "handle", "message": reason}])
+        elif not principal.covers(data.region_code):
             message = f"region {data.region_code} is outside this key's scope"
             outcomes[index] = RowOutcome(
                 "error", errors=[{"field": "region_code", "message": message}]

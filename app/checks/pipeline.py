@@ -14,7 +14,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -28,14 +28,16 @@ from app.accounts.models import Account
 from app.checks import service
 from app.checks.batching import BatchLoader, BatchWriter
 from app.checks.models import CheckResult
-from app.checks.transport import AiohttpTransport, ShardedTransport, UpstreamClient
+from app.checks.transport import AiohttpTransport, UpstreamClient
 from app.config import Settings
 from app.db import Database, utcnow
+from app.egress import EgressGuard
 from app.flags.evaluation import evaluate_accounts
 from app.flags.policy import Policy, load_policy
 from app.metrics.process import record_check
 from app.scheduling.policy import Cadence, next_due
 from monitors import Monitor, MonitorConfig, Observation, Outcome
+from monitors.http import EGRESS_REFUSED
 
 __all__ = [
     "CheckRunner",
@@ -51,21 +53,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def make_http_client(settings: Settings) -> httpx.AsyncClient:
-    """The shared upstream client: timeouts and connection limits from settings.
-
-    Its connections are spread over several small pools (see ShardedTransport): one large
-    httpcore pool costs more per request the more connections it holds. It keeps no cookies
-    (UpstreamClient).
-    """
-    transport: httpx.AsyncBaseTransport
-    if settings.http_transport == "aiohttp":
-        transport = AiohttpTransport(max_connections=settings.http_max_connections)
-    else:
-        transport = ShardedTransport(max_connections=settings.http_max_connections)
+def make_http_client(settings: Settings, *, trusted: Iterable[str] = ()) -> httpx.AsyncClient:
+    """The shared upstream client: timeouts and connection limits from settings; every request
+    passes the egress guard (app/egress.py), with the simulator, the operator's trusted
+    upstreams and ``trusted`` (a base URL given on the command line) exempt. It keeps no
+    cookies (UpstreamClient)."""
+    guard = EgressGuard.for_monitors(settings, extra_trusted=trusted)
     return UpstreamClient(
         timeout=httpx.Timeout(settings.http_timeout_s, connect=min(10.0, settings.http_timeout_s)),
-        transport=transport,
+        transport=AiohttpTransport(max_connections=settings.http_max_connections, guard=guard),
     )
 
 
@@ -256,6 +252,7 @@ async def _store(
             previous_outcome=before,
             unknown_streak=streak,
             retry_after_s=observation.evidence.retry_after_s,
+            refused=observation.evidence.marker == EGRESS_REFUSED,
             cadence=runner.cadence(account),
             now=runner.clock(),
             rng=runner._rng,

@@ -1,33 +1,27 @@
-"""Faster transports under the shared ``httpx.AsyncClient`` (adapters keep httpx's API).
+"""The transport under the shared ``httpx.AsyncClient`` (adapters keep httpx's API).
 
-``AiohttpTransport`` (the default, ``LIVENESS_HTTP_TRANSPORT=aiohttp``) sends them with
-aiohttp, whose C HTTP parser and connector cost about half of httpcore's per request: on the
-2-core bench it makes ~1.4x the end-to-end checks a second (bench/README.md).
-``ShardedTransport`` (``LIVENESS_HTTP_TRANSPORT=httpx``) spreads requests over several small
-httpcore pools.
-
-httpcore's pool does work linear in its connections for every request it assigns (it walks
-them all, asking each idle one's socket whether it is readable), and quadratic while requests
-queue; with 100 checks in flight one pool of 200 connections made the HTTP layer the most
-expensive part of a check (encode/httpx#3215). Several pools of a few connections each keep
-that walk short. Cookies, redirects and timeouts stay in the one ``httpx.AsyncClient`` above.
+``AiohttpTransport`` sends httpx requests with aiohttp, whose C HTTP parser and connector cost
+about half of httpcore's per request (~1.4x the end-to-end checks a second on the 2-core
+bench, bench/README.md), and whose resolver can be replaced: the egress guard (app/egress.py)
+checks the addresses a connection is about to use there, which httpx's own transport offers
+no hook for. Cookies, redirects and timeouts stay in the ``httpx.AsyncClient`` above, so each
+redirect hop is a request of its own through the guard.
 """
 
 from __future__ import annotations
 
 import asyncio
 import http.cookiejar
-import ssl
 import urllib.request
-from collections.abc import AsyncIterator, Callable
-from types import TracebackType
+from collections.abc import AsyncIterator
 
 import aiohttp
 import httpx
 
-from monitors.http import MAX_BODY_BYTES
+from app.egress import EgressGuard, GuardedResolver, Refused
+from monitors.http import MAX_BODY_BYTES, EgressRefused
 
-__all__ = ["AiohttpTransport", "ShardedTransport", "UpstreamClient"]
+__all__ = ["AiohttpTransport", "UpstreamClient"]
 
 
 class _DiscardingJar(http.cookiejar.CookieJar):
@@ -71,82 +65,6 @@ class UpstreamClient(httpx.AsyncClient):
             raise ValueError("the upstream client keeps no cookies; send a Cookie header")
 
 
-class ShardedTransport(httpx.AsyncBaseTransport):
-    """``shards`` pools sharing ``max_connections``; a request goes to the least busy pool."""
-
-    def __init__(self, *, max_connections: int, per_shard: int = 8) -> None:
-        if max_connections < 1 or per_shard < 1:
-            raise ValueError("max_connections and per_shard must be positive")
-        shards = max(1, -(-max_connections // per_shard))
-        size = -(-max_connections // shards)
-        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        # One TLS context for all pools: loading the CA bundle costs ~30 ms each time.
-        context = ssl.create_default_context()
-        self._pools = [
-            httpx.AsyncHTTPTransport(limits=limits, verify=context) for _ in range(shards)
-        ]
-        self._busy = [0] * shards
-
-    @property
-    def shards(self) -> int:
-        """How many pools requests are spread over."""
-        return len(self._pools)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` on the pool with the fewest requests in flight."""
-        index = min(range(len(self._busy)), key=self._busy.__getitem__)
-        self._busy[index] += 1
-        try:
-            response = await self._pools[index].handle_async_request(request)
-        except BaseException:
-            self._busy[index] -= 1
-            raise
-        # The pool is busy until the body is read and the response closed.
-        response.stream = _Released(response.stream, lambda: self._release(index))
-        return response
-
-    def _release(self, index: int) -> None:
-        self._busy[index] -= 1
-
-    async def aclose(self) -> None:
-        """Close every pool."""
-        for pool in self._pools:
-            await pool.aclose()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc_value: BaseException | None = None,
-        traceback: TracebackType | None = None,
-    ) -> None:
-        await self.aclose()
-
-
-class _Released(httpx.AsyncByteStream):
-    """A response body that calls ``release`` once, when it is closed."""
-
-    def __init__(
-        self, stream: httpx.SyncByteStream | httpx.AsyncByteStream, release: Callable[[], None]
-    ) -> None:
-        self._stream = stream
-        self._release = release
-        self._done = False
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        assert isinstance(self._stream, httpx.AsyncByteStream)
-        async for chunk in self._stream:
-            yield chunk
-
-    async def aclose(self) -> None:
-        try:
-            if isinstance(self._stream, httpx.AsyncByteStream):
-                await self._stream.aclose()
-        finally:
-            if not self._done:
-                self._done = True
-                self._release()
-
-
 async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
     """The raw body, read no further than MAX_BODY_BYTES (as fetch reads it decompressed):
     aiohttp closes a connection whose body was left unread rather than reuse it."""
@@ -178,15 +96,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     """Sends httpx requests with aiohttp. Redirects, cookies, decompression and timeouts stay
     with the ``httpx.AsyncClient`` above; aiohttp's errors become httpx's, so callers catch
     the same exceptions. The body is read whole (adapters read every body anyway), up to
-    MAX_BODY_BYTES. ``resolver`` replaces aiohttp's own (the webhooks' SSRF guard)."""
+    MAX_BODY_BYTES. With a ``guard``, a request it refuses raises EgressRefused before any
+    connection (the URL) or at connect time (the addresses its host resolves to)."""
 
-    def __init__(
-        self, *, max_connections: int, resolver: aiohttp.abc.AbstractResolver | None = None
-    ) -> None:
+    def __init__(self, *, max_connections: int, guard: EgressGuard | None = None) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be positive")
         self._max_connections = max_connections
-        self._resolver = resolver
+        self._guard = guard
         self._session: aiohttp.ClientSession | None = None
         # HTTP(S)_PROXY and NO_PROXY, as httpx's own transport honours them: read once here,
         # since aiohttp's trust_env reads the environment (and ~/.netrc) on every request,
@@ -198,7 +115,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
-                    limit=self._max_connections, ttl_dns_cache=300, resolver=self._resolver
+                    limit=self._max_connections,
+                    ttl_dns_cache=300,
+                    resolver=GuardedResolver(self._guard) if self._guard else None,
                 ),
                 auto_decompress=False,
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -208,6 +127,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and return the whole response, undecoded."""
+        # aiohttp never resolves a host written as an address, so the guard judges it here.
+        refusal = self._guard.url_refusal(str(request.url)) if self._guard else None
+        if refusal is not None:
+            raise EgressRefused(refusal, request=request)
         limits = request.extensions.get("timeout", {})
         timeout = aiohttp.ClientTimeout(
             total=None,
@@ -235,6 +158,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise httpx.ReadTimeout(str(exc) or "read timeout", request=request) from exc
         except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, Refused):
+                raise EgressRefused(str(exc.os_error.strerror), request=request) from exc
             raise httpx.ConnectError(str(exc), request=request) from exc
         except aiohttp.InvalidURL as exc:
             raise httpx.InvalidURL(str(exc)) from exc

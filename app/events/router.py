@@ -12,13 +12,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit.service import record
 from app.auth.service import Principal
+from app.config import Settings
 from app.db import utcnow
 from app.deps import AdminDep, ReadSessionDep, SettingsDep, WriteSessionDep
+from app.egress import BlockedURL, EgressGuard
 from app.errors import Problem
 from app.events import delivery as delivery_service
 from app.events import endpoints as service
 from app.events.models import OutboxEvent
-from app.events.ssrf import BlockedURL, check_url
 from app.events.webhook_models import WebhookDelivery, WebhookEndpoint
 from app.events.webhook_schemas import (
     DeliveryRead,
@@ -42,9 +43,9 @@ EventType = Annotated[
 ]
 
 
-async def _checked_url(url: str, allow_private: bool) -> str:
+async def _checked_url(url: str, settings: Settings) -> str:
     try:
-        await check_url(url, allow_private=allow_private)
+        await EgressGuard.for_webhooks(settings).check_resolved(url)
     except BlockedURL as exc:
         raise Problem(422, str(exc), errors=[{"field": "url", "message": str(exc)}]) from None
     return url
@@ -80,7 +81,7 @@ async def create_webhook(
     body: WebhookCreate, session: WriteSessionDep, principal: AdminDep, settings: SettingsDep
 ) -> WebhookCreated:
     """Add an endpoint; the answer carries its signing secret, shown this once."""
-    url = await _checked_url(body.url, settings.webhook_allow_private)
+    url = await _checked_url(body.url, settings)
     endpoint = service.create_endpoint(
         session,
         url=url,
@@ -137,7 +138,7 @@ async def update_webhook(
     if "url" in changes:
         if changes["url"] is None:
             raise Problem(422, "url may not be null", errors=[{"field": "url", "message": "null"}])
-        endpoint.url = await _checked_url(changes["url"], settings.webhook_allow_private)
+        endpoint.url = await _checked_url(changes["url"], settings)
     if "description" in changes:
         endpoint.description = changes["description"] or ""
     if "event_types" in changes:

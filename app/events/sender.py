@@ -10,22 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import urllib.request
 from collections.abc import Callable
 from datetime import datetime
-from urllib.parse import urlsplit
 
 import httpx
 
 from app import __version__
-from app.checks.transport import AiohttpTransport, ShardedTransport
+from app.checks.transport import AiohttpTransport
 from app.config import Settings
 from app.db import Database, utcnow
+from app.egress import EgressGuard
 from app.events import delivery
 from app.events.delivery import Job, Outcome
 from app.events.signing import signature_header
-from app.events.ssrf import BlockedURL, GuardedResolver, check_url
 from app.metrics.process import record_delivery
+from monitors.http import EgressRefused
 
 __all__ = ["Deliverer", "make_webhook_client", "send"]
 
@@ -35,22 +34,11 @@ ERROR_BODY_BYTES = 200
 
 def make_webhook_client(settings: Settings) -> httpx.AsyncClient:
     """The deliveries' own client: never follows redirects (a 3xx is a failure), times out
-    after ``webhook_timeout_s``. It connects through the SSRF guard's resolver, so on aiohttp
-    whatever LIVENESS_HTTP_TRANSPORT says (httpx's transport has no resolver to replace);
-    with ``webhook_allow_private`` on the transport the checks use."""
-    transport: httpx.AsyncBaseTransport
-    if not settings.webhook_allow_private:
-        # The proxies themselves may be private ("no" is NO_PROXY, not a proxy).
-        proxies = urllib.request.getproxies_environment()
-        hosts = [urlsplit(url).hostname for scheme, url in proxies.items() if scheme != "no"]
-        resolver = GuardedResolver(allowed=[host for host in hosts if host])
-        transport = AiohttpTransport(
-            max_connections=settings.webhook_concurrency, resolver=resolver
-        )
-    elif settings.http_transport == "aiohttp":
-        transport = AiohttpTransport(max_connections=settings.webhook_concurrency)
-    else:
-        transport = ShardedTransport(max_connections=settings.webhook_concurrency)
+    after ``webhook_timeout_s``, and connects through the egress guard (app/egress.py), which
+    refuses private targets at connect time unless ``webhook_allow_private``."""
+    transport = AiohttpTransport(
+        max_connections=settings.webhook_concurrency, guard=EgressGuard.for_webhooks(settings)
+    )
     return httpx.AsyncClient(
         follow_redirects=False,
         timeout=httpx.Timeout(settings.webhook_timeout_s),
@@ -59,14 +47,9 @@ def make_webhook_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
-async def send(
-    client: httpx.AsyncClient, job: Job, *, now: datetime, allow_private: bool
-) -> Outcome:
-    """Make one attempt: check the target's addresses, sign, POST, and classify the answer."""
-    try:
-        await check_url(job.url, allow_private=allow_private)
-    except BlockedURL as exc:
-        return Outcome(None, f"blocked: {exc}")
+async def send(client: httpx.AsyncClient, job: Job, *, now: datetime) -> Outcome:
+    """Make one attempt: sign, POST, and classify the answer. The client's egress guard
+    refuses a blocked target before connecting, whatever its name resolves to now."""
     timestamp = int(now.timestamp())
     headers = {
         "content-type": "application/json",
@@ -92,6 +75,8 @@ async def send(
                 error = f"HTTP {code}" + (f": {detail}" if detail else "")
             retry_after = delivery.parse_retry_after(response.headers.get("retry-after"), now)
             return Outcome(code, error, retry_after)
+    except EgressRefused as exc:
+        return Outcome(None, f"blocked: {exc}")
     except httpx.TimeoutException:
         return Outcome(None, f"timed out after {client.timeout.read:g} s")
     except httpx.HTTPError as exc:
@@ -175,9 +160,7 @@ class Deliverer:
     async def _attempt(self, job: Job, fixed_now: datetime | None) -> None:
         now = fixed_now or self.clock()
         try:
-            outcome = await send(
-                self.client, job, now=now, allow_private=self.settings.webhook_allow_private
-            )
+            outcome = await send(self.client, job, now=now)
         except Exception as exc:  # never lose the attempt: it is recorded as a failure
             logger.exception("webhook delivery %d failed unexpectedly", job.delivery_id)
             outcome = Outcome(None, f"internal error: {type(exc).__name__}")

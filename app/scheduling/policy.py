@@ -48,6 +48,7 @@ def next_due(
     cadence: Cadence,
     now: datetime,
     rng: random.Random | None = None,
+    refused: bool = False,
 ) -> datetime:
     """When to check again after ``outcome``.
 
@@ -56,14 +57,15 @@ def next_due(
       least an hour apart), then at the normal interval;
     - unknown: exponential backoff from ``unknown_backoff_s`` (``unknown_streak`` counts the
       unknown answers in a row, this one included), never sooner than a Retry-After and never
-      later than one interval.
+      later than one interval; but one interval when the egress guard ``refused`` the
+      request, since its address will not have become public in five minutes.
     """
     rng = rng or random.Random()
     interval = float(cadence.interval_s)
     was_gone = previous_outcome is not None and Outcome(previous_outcome).is_gone
     if outcome.is_gone and not was_gone:
         delay = float(min(cadence.gone_confirm_delay_s, cadence.interval_s))
-    elif outcome.is_unknown:
+    elif outcome.is_unknown and not refused:
         backoff = cadence.unknown_backoff_s * 2 ** max(unknown_streak - 1, 0)
         delay = min(float(backoff), interval)
         if retry_after_s is not None:

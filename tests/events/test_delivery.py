@@ -281,7 +281,7 @@ async def test_failing_for_the_whole_window_gives_up_and_disables(
 
 
 async def test_claims_are_leased(database: Database, settings: Settings) -> None:
-    await add_endpoint(database, "http://127.0.0.1:9/hook")
+    await add_endpoint(database, "http://127.0.0.1:4/hook")
     await add_events(database, 5)
     async with database.write_session() as session:
         await delivery.fan_out(session, now=T0)
@@ -306,9 +306,9 @@ async def test_claims_are_leased(database: Database, settings: Settings) -> None
 
 
 async def test_fan_out_follows_type_and_region_filters(database: Database) -> None:
-    everything = await add_endpoint(database, "http://127.0.0.1:9/a")
-    opened = await add_endpoint(database, "http://127.0.0.1:9/b", event_types=["flag.opened"])
-    changchun = await add_endpoint(database, "http://127.0.0.1:9/c", region_prefix="2201")
+    everything = await add_endpoint(database, "http://127.0.0.1:4/a")
+    opened = await add_endpoint(database, "http://127.0.0.1:4/b", event_types=["flag.opened"])
+    changchun = await add_endpoint(database, "http://127.0.0.1:4/c", region_prefix="2201")
     await add_events(database, 1, type_="flag.opened", region="220102")
     await add_events(database, 1, type_="flag.resolved", region="110101")
     await add_events(database, 1, type_="platform.degraded", region=None)  # type: ignore[arg-type]

@@ -1,27 +1,26 @@
-"""The SSRF guard refuses private targets at create, at update and at delivery time."""
+"""Webhooks pass the egress guard: private targets are refused at create, at update and at
+connect time (app/egress.py; the monitored URLs' side is tests/test_egress.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+import aiohttp
 import httpx
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from app.config import Settings
 from app.db import Database
-from app.events import ssrf
+from app.egress import BlockedURL, EgressGuard, GuardedResolver
 from app.events.sender import Deliverer
-from app.events.ssrf import BlockedURL, GuardedResolver, blocked_reason, check_url
 from app.events.webhook_models import WebhookDelivery
 from app.main import create_app
 from tests.conftest import Keys
 from tests.events.receiver import running_receiver
 from tests.events.test_delivery import add_endpoint, add_events, deliveries
+from tests.support import FixedDNS
 
 BLOCKED = [
     ("http://127.0.0.1/hook", "loopback"),
@@ -32,23 +31,17 @@ BLOCKED = [
     ("http://[::1]:8080/hook", "loopback"),
     ("http://[::ffff:127.0.0.1]/", "loopback"),
     ("http://0.0.0.0/", "unspecified"),
-    ("http://localhost:8000/hook", "loopback"),  # a hostname resolving to loopback
+    ("http://localhost:8000/hook", "loopback"),  # a name that is loopback whatever DNS says
 ]
+GUARD = EgressGuard.for_webhooks(Settings(_env_file=None))
+OPEN = EgressGuard.for_webhooks(Settings(_env_file=None, webhook_allow_private=True))
 
 
 @pytest.mark.parametrize(("url", "reason"), BLOCKED)
 async def test_private_targets_are_refused(url: str, reason: str) -> None:
     with pytest.raises(BlockedURL, match=reason):
-        await check_url(url, allow_private=False)
-    await check_url(url, allow_private=True)
-
-
-def test_public_addresses_pass_and_others_are_named() -> None:
-    assert blocked_reason(ipaddress.ip_address("93.184.216.34")) is None
-    assert blocked_reason(ipaddress.ip_address("2606:4700::1111")) is None
-    assert blocked_reason(ipaddress.ip_address("224.0.0.1")) == "a multicast address"
-    assert blocked_reason(ipaddress.ip_address("100.64.0.1")) is not None  # carrier-grade NAT
-    assert blocked_reason(ipaddress.ip_address("100.100.100.200")) == "a cloud metadata address"
+        await GUARD.check_resolved(url)
+    await OPEN.check_resolved(url)
 
 
 @pytest.mark.parametrize(
@@ -62,7 +55,7 @@ def test_public_addresses_pass_and_others_are_named() -> None:
 )
 async def test_bad_urls_are_refused_even_when_private_is_allowed(url: str, message: str) -> None:
     with pytest.raises(BlockedURL, match=message):
-        await check_url(url, allow_private=True)
+        await OPEN.check_resolved(url)
 
 
 @pytest.fixture
@@ -118,42 +111,21 @@ async def test_a_blocked_delivery_fails_with_a_clear_error(
     row = await _deliver_once_guarded(database, settings, host="127.0.0.1")
     assert row.status == "pending" and row.attempts == 1 and row.last_status_code is None
     assert row.last_error is not None and row.last_error.startswith(
-        "blocked: 127.0.0.1 resolves to"
+        "blocked: 127.0.0.1 is a loopback address"
     )
     assert "LIVENESS_WEBHOOK_ALLOW_PRIVATE" in row.last_error
 
 
-async def test_a_name_rebound_to_loopback_after_the_check_is_not_connected_to(
+async def test_a_name_answering_loopback_is_not_connected_to(
     database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """DNS rebinding: the check before the delivery is answered a public address, the
-    connection then gets loopback (here: the name localhost, checked as if it were public)."""
-
-    async def public(host: str, port: int) -> list[ipaddress.IPv4Address]:
-        return [ipaddress.IPv4Address("93.184.216.34")]
-
-    monkeypatch.setattr(ssrf, "_addresses", public)
-    row = await _deliver_once_guarded(database, settings, host="localhost")
+    """The guard judges the answer the connection uses: a public-looking name that the
+    resolver answers with loopback (DNS rebinding) reaches nothing."""
+    monkeypatch.setattr(aiohttp, "DefaultResolver", lambda: FixedDNS("127.0.0.1"))
+    row = await _deliver_once_guarded(database, settings, host="hooks.example.com")
     assert row.status == "pending" and row.last_status_code is None
-    assert row.last_error is not None and "localhost resolves to" in row.last_error
-    assert "a loopback address" in row.last_error
-
-
-class _Answers(AbstractResolver):
-    def __init__(self, address: str) -> None:
-        self.address = address
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        return [
-            ResolveResult(
-                hostname=host, host=self.address, port=port, family=family, proto=0, flags=0
-            )
-        ]
-
-    async def close(self) -> None:
-        pass
+    assert row.last_error is not None
+    assert "hooks.example.com resolves to 127.0.0.1, a loopback address" in row.last_error
 
 
 @pytest.mark.parametrize(
@@ -168,7 +140,8 @@ class _Answers(AbstractResolver):
 async def test_the_guarded_resolver_refuses_blocked_answers(
     address: str, host: str, refused: bool
 ) -> None:
-    resolver = GuardedResolver(_Answers(address), allowed=["Proxy.Corp.Example"])
+    guard = EgressGuard(trusted=frozenset({("proxy.corp.example", None)}))
+    resolver = GuardedResolver(guard, FixedDNS(address))
     if refused:
         with pytest.raises(OSError, match=f"{host} resolves to"):
             await resolver.resolve(host, 443)
@@ -190,10 +163,6 @@ async def test_deliveries_may_go_through_a_proxy_on_a_private_address(
         await writer.drain()
         writer.close()
 
-    async def public(host: str, port: int) -> list[ipaddress.IPv4Address]:
-        return [ipaddress.IPv4Address("93.184.216.34")]
-
-    monkeypatch.setattr(ssrf, "_addresses", public)
     server = await asyncio.start_server(proxy, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     monkeypatch.setenv("HTTP_PROXY", f"http://localhost:{port}")

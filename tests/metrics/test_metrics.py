@@ -229,7 +229,7 @@ async def test_webhook_backlog_and_deliveries(
     async with _started(open_hooks) as (client, _):
         created = await client.post(
             "/api/v1/webhooks",
-            json={"url": "http://127.0.0.1:9/hook", "event_types": ["account.created"]},
+            json={"url": "http://127.0.0.1:4/hook", "event_types": ["account.created"]},
             headers=keys.header(keys.admin),
         )
         assert created.status_code == 201, created.text

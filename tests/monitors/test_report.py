@@ -154,18 +154,19 @@ async def test_check_once_rejects_a_malformed_handle(monkeypatch: pytest.MonkeyP
     fake = _RecordingMonitor()
     monkeypatch.setattr(monitors, "get", lambda platform, config=None: fake)
     with pytest.raises(ValueError, match="numeric uid"):
-        await check_once("weibo", "not-a-uid", MonitorConfig(), timeout_s=5)
+        await check_once("weibo", "not-a-uid", MonitorConfig(), httpx.AsyncClient())
     assert fake.seen == []
 
 
 async def test_check_once_rejects_an_unknown_platform() -> None:
     with pytest.raises(ValueError, match="unknown platform 'myspace'"):
-        await check_once("myspace", "123", MonitorConfig(), timeout_s=5)
+        await check_once("myspace", "123", MonitorConfig(), httpx.AsyncClient())
 
 
 async def test_check_once_observes_the_normalized_handle(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = _RecordingMonitor()
     monkeypatch.setattr(monitors, "get", lambda platform, config=None: fake)
-    obs = await check_once("weibo", "  1234567890 ", MonitorConfig(), timeout_s=7)
+    async with httpx.AsyncClient(timeout=7) as client:
+        obs = await check_once("weibo", "  1234567890 ", MonitorConfig(), client)
     assert obs.outcome is Outcome.OK
     assert fake.seen == [("1234567890", 7)]

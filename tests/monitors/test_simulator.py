@@ -320,7 +320,8 @@ async def test_check_once_against_the_simulator(live_simulator: tuple[str, Starl
     if not alive:
         pytest.skip("no platform has both an adapter and a simulator module yet")
     account = alive[0]
-    obs = await check_once(
-        account.platform, public_handle(account, url), MonitorConfig().with_base(url), 10
-    )
+    async with httpx.AsyncClient(timeout=10) as client:
+        obs = await check_once(
+            account.platform, public_handle(account, url), MonitorConfig().with_base(url), client
+        )
     assert obs.outcome is Outcome.OK, obs

@@ -145,18 +145,16 @@ def live() -> Iterator[tuple[str, Starlette]]:
         yield running
 
 
-def _service_client(transport: str) -> httpx.AsyncClient:
-    """The client ``liveness serve`` checks with (cookie-less, its transport, short timeout)."""
+def _service_client(simulator_url: str) -> httpx.AsyncClient:
+    """The client ``liveness serve`` checks with (cookie-less, guarded, short timeout)."""
     settings = Settings(
-        _env_file=None,
-        http_transport=transport,  # type: ignore[arg-type]
-        http_timeout_s=CLIENT_TIMEOUT_S,
+        _env_file=None, simulator_url=simulator_url, http_timeout_s=CLIENT_TIMEOUT_S
     )
     return make_http_client(settings)
 
 
 async def _observe_all(
-    url: str, app: Starlette, scenarios: tuple[Scenario, ...], transport: str = "httpx"
+    url: str, app: Starlette, scenarios: tuple[Scenario, ...]
 ) -> dict[tuple[str, Scenario], Outcome]:
     """Observe, with each real adapter and the service's client, one account of each
     scenario its platform has."""
@@ -167,7 +165,7 @@ async def _observe_all(
         for scenario in scenarios
         if (account := _first(app, platform, scenario)) is not None
     ]
-    async with _service_client(transport) as client:
+    async with _service_client(url) as client:
         observations = await asyncio.gather(
             *(
                 monitors.get(platform, config).observe(public_handle(account, url), client)
@@ -180,14 +178,12 @@ async def _observe_all(
     }
 
 
-@pytest.mark.parametrize("transport", ["httpx", "aiohttp"])
 @pytest.mark.parametrize("mode", list(EXPECTED_OUTCOME))
 async def test_every_adapter_answers_a_hostile_platform_with_unknown(
-    mode: Mode, transport: str, live: tuple[str, Starlette]
+    mode: Mode, live: tuple[str, Starlette]
 ) -> None:
     """Alive and gone accounts alike get the mode's unknown outcome while their platform is
-    hostile, and their own outcome again once it is lifted, over either transport of
-    LIVENESS_HTTP_TRANSPORT."""
+    hostile, and their own outcome again once it is lifted, through the service's client."""
     url, app = live
     async with httpx.AsyncClient(base_url=url) as control:
         turned = await control.post(
@@ -196,7 +192,7 @@ async def test_every_adapter_answers_a_hostile_platform_with_unknown(
         )
         assert turned.status_code == 200
         try:
-            hostile = await _observe_all(url, app, (Scenario.ALIVE, *GONE_SCENARIOS), transport)
+            hostile = await _observe_all(url, app, (Scenario.ALIVE, *GONE_SCENARIOS))
         finally:
             await control.delete("/_control/hostile")
     assert {platform for platform, _ in hostile} == set(monitors.PLATFORMS)
@@ -206,7 +202,7 @@ async def test_every_adapter_answers_a_hostile_platform_with_unknown(
     assert not wrong, f"{mode}: {wrong}"
     assert not any(outcome.is_gone for outcome in hostile.values())
 
-    calm = await _observe_all(url, app, (Scenario.ALIVE,), transport)
+    calm = await _observe_all(url, app, (Scenario.ALIVE,))
     assert set(calm.values()) == {Outcome.OK}
 
 

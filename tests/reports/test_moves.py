@@ -19,6 +19,7 @@ from app.accounts.models import Account
 from app.auth.schemas import Role
 from app.auth.service import Principal
 from app.db import Database
+from app.egress import EgressGuard
 from app.reports.models import report_checkpoint_hold
 from app.reports.moves import moving_in_bulk
 from tests.reports.registry import seed_registry
@@ -83,7 +84,7 @@ async def test_an_import_moves_the_shares_in_bulk(database: Database) -> None:
     before = await _checkpoint_rows(database)
     async with database.write_session() as session:
         outcomes = await accounts_service.upsert_accounts(
-            session, await _rows(database, ids), ADMIN
+            session, await _rows(database, ids), ADMIN, egress=EgressGuard()
         )
     assert [o.errors for o in outcomes if o.status == "error"] == []
     assert [o.status for o in outcomes].count("updated") == len(EDITS)
@@ -101,7 +102,7 @@ async def test_a_dry_run_holds_nothing_and_moves_nothing(database: Database) -> 
     before = await _checkpoint_rows(database)
     async with database.write_session() as session:
         await accounts_service.upsert_accounts(
-            session, await _rows(database, ids), ADMIN, dry_run=True
+            session, await _rows(database, ids), ADMIN, egress=EgressGuard(), dry_run=True
         )
     assert await _checkpoint_rows(database) == before
     assert await _held(database) == 0
