@@ -75,6 +75,12 @@ def _not_found(account_id: int) -> Problem:
 
 
 def _conflict(exc: service.HandleTaken) -> Problem:
+    if exc.existing_id is None:
+        return Problem(
+            409,
+            service.REGISTERED_ELSEWHERE,
+            errors=[{"field": "handle", "message": "registered outside this key's scope"}],
+        )
     return Problem(
         409,
         f"an account with this platform and handle already exists (id {exc.existing_id})",

@@ -24,6 +24,7 @@ from app.events.service import account_data, emit_many
 from app.reports.moves import BulkMove, moving_in_bulk
 
 __all__ = [
+    "REGISTERED_ELSEWHERE",
     "AccountFilters",
     "RowOutcome",
     "archive_account",
@@ -45,12 +46,25 @@ class OutOfScope(Exception):
     """A write to an account outside the caller's region scope."""
 
 
-class HandleTaken(Exception):
-    """Another account already has this (platform, handle)."""
+# What a region-scoped key learns of an account outside its scope that holds the (platform,
+# handle) it sent: that one exists, never its id or region (it may not even list them).
+REGISTERED_ELSEWHERE = (
+    "an account with this platform and handle is registered outside this key's scope"
+)
 
-    def __init__(self, existing_id: int) -> None:
+
+class HandleTaken(Exception):
+    """Another account already has this (platform, handle); ``existing_id`` is None when that
+    account lies outside the caller's scope."""
+
+    def __init__(self, existing_id: int | None) -> None:
         super().__init__(existing_id)
         self.existing_id = existing_id
+
+    @classmethod
+    def of(cls, existing: Account, principal: Principal) -> HandleTaken:
+        """The conflict with ``existing`` as ``principal`` may see it."""
+        return cls(existing.id if principal.covers(existing.region_code) else None)
 
 
 class InvalidChange(Exception):
@@ -177,8 +191,8 @@ async def create_account(
     """Register a new account. Raises HandleTaken or OutOfScope."""
     _check_scope(principal, data.region_code)
     existing = await find_account(session, data.platform, data.handle)
-    if existing is not None and existing.id is not None:
-        raise HandleTaken(existing.id)
+    if existing is not None:
+        raise HandleTaken.of(existing, principal)
     account = Account(**_row_values(data))
     session.add(account)
     await session.flush()
@@ -202,8 +216,8 @@ async def update_account(
         except ValueError as exc:
             raise InvalidChange("handle", str(exc)) from exc
         other = await find_account(session, platform, changes["handle"])
-        if other is not None and other.id != account.id and other.id is not None:
-            raise HandleTaken(other.id)
+        if other is not None and other.id != account.id:
+            raise HandleTaken.of(other, principal)
     _check_scope(principal, changes.get("region_code", account.region_code))
     if "tags" in changes:
         changes["tags"] = Account.encode_tags(changes["tags"] or [])
@@ -331,8 +345,9 @@ def _apply_row(
     if account is None:
         return RowOutcome("created"), values
     if not principal.covers(account.region_code):
-        message = f"the existing account is in region {account.region_code}, outside this scope"
-        return RowOutcome("error", account.id, [{"field": "region_code", "message": message}]), None
+        return RowOutcome(
+            "error", errors=[{"field": "handle", "message": REGISTERED_ELSEWHERE}]
+        ), None
     changed = {k: v for k, v in values.items() if getattr(account, k) != v}
     if not changed:
         return RowOutcome("unchanged", account.id), None
