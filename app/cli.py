@@ -28,6 +28,7 @@ from app.config import Settings, get_settings
 from app.db import Database, utcnow
 from app.egress import EgressGuard
 from app.migrations import upgrade
+from app.params import is_region_prefix
 from app.reports import checkpoints as report_checkpoints
 
 app = typer.Typer(
@@ -147,8 +148,8 @@ def keys_create(
     region: Annotated[str | None, typer.Option(help="Region-code prefix, e.g. 2201.")] = None,
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
-    if region is not None and not (region.isdigit() and 1 <= len(region) <= 6):
-        err.print("[red]--region must be 1 to 6 digits of a region code, e.g. 2201[/red]")
+    if region is not None and not is_region_prefix(region):
+        err.print("[red]--region must be 1 to 6 ASCII digits of a region code, e.g. 2201[/red]")
         raise typer.Exit(2)
     plain = asyncio.run(_create_key(_settings(), name, role, region))
     console.print(plain, soft_wrap=True, highlight=False)

@@ -325,3 +325,34 @@ async def test_a_scoped_admin_manages_its_own_region(
     assert [(e["key_name"], e["action"]) for e in audit] == [("jilin-admin", "key.create")]
     everything = (await client.get("/api/v1/audit", headers=world.admin)).json()["items"]
     assert {"beijing-admin", "admin", "jilin-admin"} <= {e["key_name"] for e in everything}
+
+
+async def test_a_row_of_another_region_answers_as_a_missing_one(
+    app: FastAPI, client: httpx.AsyncClient, database: Database, keys: Keys
+) -> None:
+    """Every route naming a row by id answers a scoped key for Beijing's row exactly as for an
+    id that does not exist, so neither status nor wording tells the row is there."""
+    world = await _world(app, client, database, keys)
+    missing = 987654
+    compared = 0
+    for path, item in app.openapi()["paths"].items():
+        names = re.findall(r"\{(\w+)\}", path)
+        if not path.startswith("/api/v1") or not names:
+            continue
+        for method, operation in item.items():
+            kwargs: dict[str, Any] = ATTEMPTS.get((method, path), ({}, set()))[0]
+            if method == "get":
+                kwargs = {"params": _queries(operation, world.ids)[0]}
+            answers = []
+            for row_id in (None, missing):
+                concrete = path
+                for name in names:
+                    value = world.ids[PARAM_ROWS[name][1]] if row_id is None else row_id
+                    concrete = concrete.replace(f"{{{name}}}", str(value))
+                response = await client.request(method, concrete, headers=world.jilin, **kwargs)
+                text = re.sub(r"\d+", "N", response.text)
+                answers.append((response.status_code, text))
+            assert answers[0] == answers[1], (method, path, answers)
+            assert answers[0][0] == 404, (method, path, answers)
+            compared += 1
+    assert compared >= 12, "the routes with ids were not found: the test proves little"

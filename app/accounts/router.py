@@ -40,7 +40,7 @@ from app.events.service import account_data, emit
 from app.flags import service as flags_service
 from app.flags.policy import FLAG_LABELS
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
-from app.params import RowId
+from app.params import RegionPrefixQuery, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -48,9 +48,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _filters(
     platform: Annotated[Platform | None, Query()] = None,
-    region_code: Annotated[
-        str | None, Query(pattern=r"^\d{1,6}$", description="Region-code prefix, e.g. 2201.")
-    ] = None,
+    region_code: RegionPrefixQuery = None,
     organization: Annotated[str | None, Query(max_length=200)] = None,
     department: Annotated[str | None, Query(max_length=200)] = None,
     status: Annotated[AccountStatus | None, Query()] = None,
@@ -78,6 +76,12 @@ def _not_found(account_id: int) -> Problem:
 
 
 def _conflict(exc: service.HandleTaken) -> Problem:
+    if exc.existing_id is None:
+        return Problem(
+            409,
+            service.REGISTERED_ELSEWHERE,
+            errors=[{"field": "handle", "message": "registered outside this key's scope"}],
+        )
     return Problem(
         409,
         f"an account with this platform and handle already exists (id {exc.existing_id})",

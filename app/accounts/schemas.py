@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import enum
-import re
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 import monitors
+from app.params import is_region_code
 
 __all__ = [
     "AccountCreate",
@@ -48,7 +48,6 @@ class AccountStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
-REGION_CODE = r"^\d{6}$"
 Tags = list[str]
 
 
@@ -84,8 +83,8 @@ class AccountFields(BaseModel):
 
 
 def _region_code(code: str | None) -> str | None:
-    if code is not None and not re.fullmatch(REGION_CODE, code):
-        raise ValueError("a region code (行政区划代码) is 6 digits, e.g. 220102")
+    if code is not None and not is_region_code(code):
+        raise ValueError("a region code (行政区划代码) is 6 ASCII digits, e.g. 220102")
     return code
 
 

@@ -26,6 +26,7 @@ from app.reports.moves import BulkMove, moving_in_bulk
 from monitors.handles import URL_PLATFORMS
 
 __all__ = [
+    "REGISTERED_ELSEWHERE",
     "AccountFilters",
     "RowOutcome",
     "archive_account",
@@ -47,12 +48,25 @@ class OutOfScope(Exception):
     """A write to an account outside the caller's region scope."""
 
 
-class HandleTaken(Exception):
-    """Another account already has this (platform, handle)."""
+# What a region-scoped key learns of an account outside its scope that holds the (platform,
+# handle) it sent: that one exists, never its id or region (it may not even list them).
+REGISTERED_ELSEWHERE = (
+    "an account with this platform and handle is registered outside this key's scope"
+)
 
-    def __init__(self, existing_id: int) -> None:
+
+class HandleTaken(Exception):
+    """Another account already has this (platform, handle); ``existing_id`` is None when that
+    account lies outside the caller's scope."""
+
+    def __init__(self, existing_id: int | None) -> None:
         super().__init__(existing_id)
         self.existing_id = existing_id
+
+    @classmethod
+    def of(cls, existing: Account, principal: Principal) -> HandleTaken:
+        """The conflict with ``existing`` as ``principal`` may see it."""
+        return cls(existing.id if principal.covers(existing.region_code) else None)
 
 
 class InvalidChange(Exception):
@@ -187,8 +201,8 @@ async def create_account(
         raise InvalidChange("handle", reason)
     _check_scope(principal, data.region_code)
     existing = await find_account(session, data.platform, data.handle)
-    if existing is not None and existing.id is not None:
-        raise HandleTaken(existing.id)
+    if existing is not None:
+        raise HandleTaken.of(existing, principal)
     account = Account(**_row_values(data))
     session.add(account)
     await session.flush()
@@ -219,8 +233,8 @@ async def update_account(
         if reason := _handle_refusal(platform, changes["handle"], egress):
             raise InvalidChange("handle", reason)
         other = await find_account(session, platform, changes["handle"])
-        if other is not None and other.id != account.id and other.id is not None:
-            raise HandleTaken(other.id)
+        if other is not None and other.id != account.id:
+            raise HandleTaken.of(other, principal)
     _check_scope(principal, changes.get("region_code", account.region_code))
     if "tags" in changes:
         changes["tags"] = Account.encode_tags(changes["tags"] or [])
@@ -351,8 +365,9 @@ def _apply_row(
     if account is None:
         return RowOutcome("created"), values
     if not principal.covers(account.region_code):
-        message = f"the existing account is in region {account.region_code}, outside this scope"
-        return RowOutcome("error", account.id, [{"field": "region_code", "message": message}]), None
+        return RowOutcome(
+            "error", errors=[{"field": "handle", "message": REGISTERED_ELSEWHERE}]
+        ), None
     changed = {k: v for k, v in values.items() if getattr(account, k) != v}
     if not changed:
         return RowOutcome("unchanged", account.id), None

@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.params import REGION_PREFIX_PATTERN
+
 __all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyRead", "Role"]
 
 
@@ -20,9 +22,6 @@ class Role(enum.StrEnum):
     @property
     def rank(self) -> int:
         return {"viewer": 0, "operator": 1, "admin": 2}[self.value]
-
-
-REGION_PREFIX_PATTERN = r"^\d{1,6}$"
 
 
 class ApiKeyCreate(BaseModel):

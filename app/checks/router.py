@@ -94,12 +94,6 @@ async def all_checks(
     cursor: CursorQuery = None,
 ) -> Page[CheckRead]:
     """Checks across the registry (within the key's region), newest first."""
-    if since is not None and since.tzinfo is None:
-        raise Problem(
-            422,
-            "since needs a time zone, e.g. 2026-11-01T00:00:00+08:00",
-            errors=[{"field": "since", "message": "naive datetime"}],
-        )
     rows = await service.list_checks(
         session,
         platform=str(platform) if platform else None,

@@ -241,12 +241,6 @@ async def replay(
     since: Annotated[IsoDatetime, Query(description="Events at or after this time (ISO 8601).")],
 ) -> ReplayResult:
     """Queue again every matching event since ``since`` for this endpoint."""
-    if since.tzinfo is None:
-        raise Problem(
-            422,
-            "since needs a time zone, e.g. 2026-11-01T00:00:00+08:00",
-            errors=[{"field": "since", "message": "naive datetime"}],
-        )
     endpoint = await _endpoint(session, webhook_id, principal)
     if not endpoint.enabled:
         raise Problem(409, f"webhook endpoint {webhook_id} is disabled; enable it first")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.events.models import OutboxEvent
 from app.events.webhook_models import WebhookDelivery, WebhookEndpoint
+from app.params import REGION_PREFIX_PATTERN
 
 __all__ = [
     "DeliveryRead",
@@ -49,7 +50,7 @@ class WebhookCreate(BaseModel):
     )
     region_prefix: RegionPrefix = Field(
         default=None,
-        pattern=r"^\d{1,6}$",
+        pattern=REGION_PREFIX_PATTERN,
         description="Only events of accounts whose region code starts with this "
         "(platform-wide events are still sent).",
     )
@@ -64,7 +65,7 @@ class WebhookUpdate(BaseModel):
     url: str | None = Field(default=None, min_length=1, max_length=2000)
     description: str | None = Field(default=None, max_length=500)
     event_types: list[SubscribableType] | None = Field(default=None, min_length=1)
-    region_prefix: RegionPrefix = Field(default=None, pattern=r"^\d{1,6}$")
+    region_prefix: RegionPrefix = Field(default=None, pattern=REGION_PREFIX_PATTERN)
     enabled: bool | None = None
 
 

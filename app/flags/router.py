@@ -17,7 +17,7 @@ from app.flags.models import Flag, FlagSilence
 from app.flags.policy import FLAG_LABELS
 from app.flags.schemas import AckRequest, FlagChangeRead, FlagRead, SilenceRequest
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
-from app.params import IsoDatetime, RowId
+from app.params import IsoDatetime, RegionPrefixQuery, RowId
 
 router = APIRouter(prefix="/api/v1/flags", tags=["flags"])
 
@@ -66,19 +66,13 @@ def _filters(
     code: Annotated[FlagCode | None, Query()] = None,
     state: Annotated[Literal["open", "resolved"] | None, Query()] = None,
     platform: Annotated[Platform | None, Query()] = None,
-    region_code: Annotated[str | None, Query(pattern=r"^\d{1,6}$")] = None,
+    region_code: RegionPrefixQuery = None,
     organization: Annotated[str | None, Query(max_length=200)] = None,
     account_id: Annotated[RowId | None, Query()] = None,
     since: Annotated[
         IsoDatetime | None, Query(description="Opened at or after (ISO 8601).")
     ] = None,
 ) -> service.FlagFilters:
-    if since is not None and since.tzinfo is None:
-        raise Problem(
-            422,
-            "since needs a time zone, e.g. 2026-11-01T00:00:00+08:00",
-            errors=[{"field": "since", "message": "naive datetime"}],
-        )
     return service.FlagFilters(
         code=code,
         state=state,

@@ -73,10 +73,3 @@ class SilenceRequest(BaseModel):
 
     reason: str = Field(min_length=1, max_length=500)
     until: IsoDatetime = Field(description="ISO 8601 with a time zone, in the future.")
-
-    @field_validator("until")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("until needs a time zone, e.g. 2026-12-31T00:00:00+08:00")
-        return value

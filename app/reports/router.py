@@ -19,7 +19,7 @@ from app.flags.models import Flag
 from app.flags.policy import FLAG_LABELS
 from app.flags.router import FlagCode
 from app.pagination import CursorQuery, LimitQuery, decode_cursor, encode_cursor
-from app.params import IsoDatetime
+from app.params import IsoDatetime, RegionPrefixQuery
 from app.reports import current, export, service
 from app.reports.schemas import (
     GroupBy,
@@ -45,15 +45,7 @@ FormatQuery = Annotated[
 
 
 def _at(at: datetime | None) -> datetime:
-    if at is None:
-        return utcnow()
-    if at.tzinfo is None:
-        raise Problem(
-            422,
-            "at needs a time zone, e.g. 2026-11-01T00:00:00+08:00",
-            errors=[{"field": "at", "message": "naive datetime"}],
-        )
-    return at
+    return utcnow() if at is None else at
 
 
 def _sheet(table: export.Table, fmt: str, stem: str, at: datetime, sheet: str) -> Response:
@@ -161,9 +153,7 @@ async def problems(
     settings: SettingsDep,
     at: AtQuery = None,
     platform: Annotated[Platform | None, Query()] = None,
-    region_code: Annotated[
-        str | None, Query(pattern=r"^\d{1,6}$", description="Region-code prefix, e.g. 2201.")
-    ] = None,
+    region_code: RegionPrefixQuery = None,
     organization: Annotated[str | None, Query(max_length=200)] = None,
     code: Annotated[FlagCode | None, Query(description="Only accounts with this flag.")] = None,
     format: FormatQuery = "json",

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.accounts.schemas import AccountRead, AccountStatus, Platform
+from app.params import REGION_PREFIX_PATTERN
 
 __all__ = [
     "GroupBy",
@@ -106,7 +107,7 @@ class SampleFilters(BaseModel):
 
     platform: Platform | None = None
     region_code: str | None = Field(
-        default=None, pattern=r"^\d{1,6}$", description="Region-code prefix, e.g. 2201."
+        default=None, pattern=REGION_PREFIX_PATTERN, description="Region-code prefix, e.g. 2201."
     )
     organization: str | None = Field(default=None, max_length=200)
     status: AccountStatus = AccountStatus.ACTIVE
