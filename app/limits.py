@@ -28,7 +28,9 @@ class BodyLimitMiddleware:
             return
         request = Request(scope)
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
+        if length is not None and (
+            not (length.isascii() and length.isdigit()) or int(length) > self.limit
+        ):
             await self._refuse(request, scope, receive, send)
             return
         received = 0

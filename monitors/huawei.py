@@ -14,6 +14,7 @@ cards that do not describe the app, any other rtnCode, or a missing rtnCode is e
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,8 @@ __all__ = ["HuaweiMonitor", "create"]
 PLATFORM = "huawei"
 GATED_CODE = 1002
 NOT_LISTED_MARKER = "rtnCode:0 layoutData:[]"
+# ASCII digits only: str.isdigit admits "²", which int() refuses.
+_INTEGER = re.compile(r"\s*-?[0-9]+\s*")
 APP_PAGE = "https://appgallery.huawei.com/app/{appid}"
 
 
@@ -112,7 +115,7 @@ def _rtn_code(body: dict[str, Any]) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
         return int(value)
     return None
 

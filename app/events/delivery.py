@@ -77,7 +77,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit alone admits "²", which float refuses
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -239,7 +239,8 @@ async def record(
         return delivery.status
     delay = next_delay(delivery.attempts, rng)
     if outcome.status_code in (429, 503) and outcome.retry_after_s is not None:
-        delay = max(delay, outcome.retry_after_s)
+        # A receiver may ask for centuries; past the window is past the window.
+        delay = max(delay, min(outcome.retry_after_s, window_s + 1.0))
     next_at = now + timedelta(seconds=delay)
     if next_at <= delivery.window_started_at + timedelta(seconds=window_s):
         delivery.next_attempt_at = next_at

@@ -332,4 +332,26 @@ def test_schedule_and_retry_after_parsing() -> None:
     assert (
         delivery.parse_retry_after("soon", T0) is None
         and delivery.parse_retry_after(None, T0) is None
+        and delivery.parse_retry_after("²", T0) is None
     )
+
+
+async def test_a_retry_after_beyond_any_calendar_ends_the_retries(
+    database: Database, settings: Settings
+) -> None:
+    """A receiver's Retry-After of 10^20 seconds (past what a datetime can hold) is the end
+    of the retry window, not a crash of the sender."""
+
+    def respond(_request: Received, _seen: int) -> tuple[int, dict[str, str]]:
+        return 503, {"retry-after": "1" + "0" * 20}
+
+    with running_receiver(respond) as receiver:
+        await add_endpoint(database, receiver.url)
+        await add_events(database, 1)
+        deliverer = Deliverer(database, settings, rng=random.Random(1))
+        try:
+            await deliverer.drain(T0)
+        finally:
+            await deliverer.aclose()
+    [row] = await deliveries(database)
+    assert row.status == "failed" and row.next_attempt_at is None and row.attempts == 1
