@@ -24,6 +24,7 @@ from sqlmodel import func, select
 from app.accounts.models import Account
 from app.audit.models import AuditLog
 from app.auth import service as auth_service
+from app.auth.models import ApiKey
 from app.auth.schemas import Role
 from app.checks.models import CheckResult
 from app.checks.pipeline import run_check
@@ -142,6 +143,20 @@ async def test_writes_answer_503_while_the_disk_is_full_and_succeed_after(disk: 
         assert after[Account] == before[Account] + 80
         assert after[AuditLog] == before[AuditLog] + 1
         assert after[OutboxEvent] == before[OutboxEvent] + 80
+
+
+async def test_a_key_whose_use_is_due_to_be_recorded_still_reads(disk: FullDisk) -> None:
+    async with _serving(disk) as (client, app):
+        headers = await _operator_key(app.state.database)  # never used: its last_used_at is due
+        assert (await client.get("/readyz")).status_code == 200
+        disk.fill()
+        listed = await client.get("/api/v1/accounts", headers=headers)
+        assert listed.status_code == 200, listed.text
+        disk.free()
+        assert (await client.get("/api/v1/accounts", headers=headers)).status_code == 200
+        async with app.state.database.read_session() as session:
+            used = (await session.exec(select(ApiKey.last_used_at))).all()
+        assert used and all(at is not None for at in used)  # recorded once space returned
 
 
 async def test_check_writer_and_webhook_sender_survive_and_resume(
