@@ -100,13 +100,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/readyz", tags=["health"], summary="Readiness: database and scheduler")
     async def readyz(request: Request) -> JSONResponse:
         """Ok when the database answers, takes writes, and a scheduler has ticked within 3
-        intervals. After a write refused for want of disk space, each call tries a small
-        write, so readiness comes back by itself once space is freed."""
+        intervals. After a write refused for want of disk space, or while the scheduler (in
+        this process or another) does not tick, each call tries a small write: it names a full
+        disk as the cause, and readiness comes back by itself once space is freed."""
         database: Database = request.app.state.database
+        allowed = timedelta(seconds=3 * settings.claim_interval_s)
         try:
             async with database.read_session() as session:
                 ticked = await last_tick(session)
-            unwritable = await database.probe_write() if database.unwritable else None
+            stalled = settings.scheduler_enabled and (
+                (ticked or request.app.state.started_at) < utcnow() - allowed
+            )
+            probe = database.unwritable is not None or stalled
+            unwritable = await database.probe_write() if probe else None
         except Exception as exc:  # any failure means not ready
             reason = unwritable_reason(exc)
             if reason is None:
@@ -121,10 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 f"{unwritable.since.isoformat()})",
                 headers={"Retry-After": str(UNWRITABLE_RETRY_AFTER_S)},
             )
-        now = utcnow()
-        allowed = timedelta(seconds=3 * settings.claim_interval_s)
-        stalled = (ticked or request.app.state.started_at) < now - allowed
-        if settings.scheduler_enabled and stalled:
+        if stalled:
             return problem_response(
                 request,
                 503,

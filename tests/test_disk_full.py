@@ -29,11 +29,11 @@ from app.auth.schemas import Role
 from app.checks.models import CheckResult
 from app.checks.pipeline import run_check
 from app.config import Settings
-from app.db import DISK_FULL, Database, unwritable_reason
+from app.db import DISK_FULL, Database, unwritable_reason, utcnow
 from app.events.models import OutboxEvent
 from app.events.sender import Deliverer
 from app.main import create_app
-from app.scheduling.dispatch import last_tick
+from app.scheduling.dispatch import last_tick, record_tick
 from tests.events.receiver import running_receiver
 from tests.events.test_delivery import add_endpoint
 from tests.full_disk import FullDisk, full_disk
@@ -222,6 +222,26 @@ async def test_the_scheduler_keeps_ticking_through_a_full_disk(
         assert ticked is not None, "the scheduler never ticked after space returned"
         assert await _count(database, CheckResult) >= len(ids)
         assert (await _wait_for(client, 200)).json()["status"] == "ok"
+
+
+async def test_readiness_names_the_disk_when_another_process_cannot_write(
+    disk: FullDisk,
+) -> None:
+    # Scaled mode: the scheduler is another process, which this one sees only by its ticks.
+    settings = {"executor": "procrastinate", "scheduler_enabled": True, "claim_interval_s": 0.1}
+    async with _serving(disk, **settings) as (client, app):
+        database: Database = app.state.database
+        async with database.write_session() as session:
+            await record_tick(session, "elsewhere", utcnow(), 0)
+        disk.fill()
+        _assert_unwritable(await _wait_for(client, 503))  # not "the scheduler has not ticked"
+        disk.free()
+        stalled = await client.get("/readyz")
+        assert stalled.status_code == 503
+        assert stalled.json()["detail"].startswith("the scheduler has not ticked since")
+        async with database.write_session() as session:
+            await record_tick(session, "elsewhere", utcnow(), 0)
+        assert (await client.get("/readyz")).status_code == 200
 
 
 async def _wait_for(client: httpx.AsyncClient, status: int) -> httpx.Response:
