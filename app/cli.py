@@ -364,7 +364,10 @@ def _scaled_settings(command: str) -> Settings:
 MetricsPort = Annotated[
     int | None,
     typer.Option(
-        min=1, max=65535, help="Serve this process's counters on /metrics at this port (off)."
+        min=1,
+        max=65535,
+        help="Serve this process's counters on /metrics at this port (off); "
+        "LIVENESS_METRICS_TOKEN guards it as it does the API's.",
     ),
 ]
 
@@ -376,7 +379,7 @@ def scheduler(metrics_port: MetricsPort = None) -> None:
     from app.scheduling.scaled import serve_scheduler
 
     settings = _scaled_settings("scheduler")
-    serve_process_metrics(metrics_port, settings.metrics_host, settings.build_revision)
+    serve_process_metrics(metrics_port, settings)
     console.print(
         f"scheduler: claiming up to {settings.claim_batch} due accounts every "
         f"{settings.claim_interval_s:g} s, lease {settings.lease_s} s, queues checks.<platform>"
@@ -408,7 +411,7 @@ def worker(
         err.print(f"[red]--queues: {exc}[/red]")
         raise typer.Exit(2) from None
     slots = concurrency or settings.max_concurrency
-    serve_process_metrics(metrics_port, settings.metrics_host, settings.build_revision)
+    serve_process_metrics(metrics_port, settings)
     console.print(
         f"worker: {slots} checks in flight on queues {', '.join(queue_for(p) for p in platforms)}"
     )

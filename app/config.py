@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -16,12 +17,21 @@ from monitors import MonitorConfig
 
 __all__ = ["Settings", "get_settings"]
 
+# A metrics token: RFC 6750's b64token characters, long enough not to be guessed.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_MIN_TOKEN = 16
+
 
 class Settings(BaseSettings):
     """Every setting the service reads. README.md has a table of them; keep the two in step."""
 
+    # Errors never echo what was given: tokens, cookies and database passwords are among it.
     model_config = SettingsConfigDict(
-        env_prefix="LIVENESS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="LIVENESS_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        hide_input_in_errors=True,
     )
 
     database_url: str = Field(
@@ -105,6 +115,15 @@ class Settings(BaseSettings):
     metrics_require_key: bool = Field(
         default=False,
         description="/metrics needs a bearer key without a region scope (open by default).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="/metrics on the API, the scheduler and the workers needs "
+        "`Authorization: Bearer <token>` (open when unset; at least 16 visible ASCII characters).",
+    )
+    metrics_token_file: Path | None = Field(
+        default=None,
+        description="Read LIVENESS_METRICS_TOKEN from this file (a Docker secret); empty: unset.",
     )
     metrics_host: str = Field(
         default="127.0.0.1", description="Address the scheduler's and workers' /metrics listen on."
@@ -215,6 +234,41 @@ class Settings(BaseSettings):
 
         load_policy(name)
         return name
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _usable_token(cls, value: object) -> object:
+        """An empty token is no token (compose passes unset variables as ""); a set one is a
+        bearer credential long enough not to be guessed (RFC 6750 token characters)."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(raw, str):
+            return value
+        raw = raw.strip()
+        if not raw:
+            return None
+        if len(raw) < _MIN_TOKEN or not _TOKEN.fullmatch(raw):
+            raise ValueError(
+                f"LIVENESS_METRICS_TOKEN must be at least {_MIN_TOKEN} visible ASCII characters "
+                "without spaces (make one with `openssl rand -hex 32`)"
+            )
+        return raw
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> Settings:
+        """LIVENESS_METRICS_TOKEN_FILE holds the token, for secrets mounted as files."""
+        if self.metrics_token_file is None:
+            return self
+        if self.metrics_token is not None:
+            raise ValueError("set LIVENESS_METRICS_TOKEN or LIVENESS_METRICS_TOKEN_FILE, not both")
+        try:
+            text = self.metrics_token_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(
+                f"LIVENESS_METRICS_TOKEN_FILE {self.metrics_token_file}: {exc.__class__.__name__}"
+            ) from None
+        token = self._usable_token(text)
+        self.metrics_token = SecretStr(token) if isinstance(token, str) else None
+        return self
 
     @model_validator(mode="after")
     def _lease_outlasts_timeout(self) -> Settings:

@@ -3,6 +3,9 @@
 SQLite gets WAL, synchronous=NORMAL, a busy timeout and foreign keys on every connection, and
 write transactions start with ``BEGIN IMMEDIATE`` so two writers never deadlock upgrading a
 read lock. Read sessions start a deferred transaction so they never wait for a writer.
+
+A write refused for want of disk space is remembered until a write commits again, so /readyz
+can say so while reads (which still work on a full disk) answer as usual.
 """
 
 from __future__ import annotations
@@ -10,19 +13,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event
+from sqlalchemy import Column, DateTime, Dialect, MetaData, Table, Text, TypeDecorator, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-__all__ = ["Database", "UTCDateTime", "sync_url", "utcnow"]
+__all__ = [
+    "DISK_FULL",
+    "Database",
+    "UTCDateTime",
+    "Unwritable",
+    "sync_url",
+    "unwritable_reason",
+    "utcnow",
+]
 
 # Set before any table model is defined, so every constraint has a stable name from the first
 # migration on (Alembic batch mode on SQLite needs named constraints).
@@ -40,6 +53,49 @@ _BEGIN_OPTION = "liveness_sqlite_begin"
 
 # aiosqlite logs every statement with its parameters (key hashes, webhook secrets) at DEBUG.
 logging.getLogger("aiosqlite").setLevel(logging.INFO)
+
+
+DISK_FULL = "the disk is full"
+# SQLite's SQLITE_FULL ("database or disk is full"; extended codes keep it in the low byte),
+# and SQLITE_IOERR_SHMSIZE, what a connection meets when the WAL index (the -shm file) cannot
+# grow: on a full tmpfs even reads opening the database fail with it.
+_SQLITE_FULL, _SQLITE_IOERR_SHMSIZE = 13, 10 | (19 << 8)
+# PostgreSQL's class 53, insufficient resources; 53100 is disk_full.
+_PG_RESOURCES, _PG_DISK_FULL = "53", "53100"
+# How much a readiness probe writes: a few pages, so a disk with no room for them fails it.
+_PROBE_BYTES = 32 * 1024
+
+
+def unwritable_reason(exc: BaseException) -> str | None:
+    """Why the database cannot take writes now, when ``exc`` (or what it wraps) says so:
+    ``DISK_FULL`` for SQLite's SQLITE_FULL and IOERR_SHMSIZE and PostgreSQL's disk_full
+    (53100), a phrase naming the SQLSTATE for PostgreSQL's other insufficient-resources errors
+    (class 53). None for any other error: a bug or bad input, not a condition that passes."""
+    current: BaseException | None = exc
+    for _ in range(5):  # the error, what SQLAlchemy wraps, and a few causes
+        if current is None:
+            return None
+        for error in (current, getattr(current, "orig", None)):
+            code = getattr(error, "sqlite_errorcode", None)
+            if isinstance(code, int) and (
+                code & 0xFF == _SQLITE_FULL or code == _SQLITE_IOERR_SHMSIZE
+            ):
+                return DISK_FULL
+            state = getattr(error, "sqlstate", None)
+            if isinstance(state, str) and state.startswith(_PG_RESOURCES):
+                if state == _PG_DISK_FULL:
+                    return DISK_FULL
+                return f"the database server is out of resources (SQLSTATE {state})"
+        current = current.__cause__ or current.__context__
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Unwritable:
+    """The last write refused for want of resources, and when."""
+
+    reason: str
+    since: datetime
 
 
 def sync_url(url: str) -> str:
@@ -90,6 +146,9 @@ class Database:
         self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+        #: Set when a write fails for want of disk space (or, on PostgreSQL, other resources);
+        #: cleared when a write commits. This process's writes only: each process has its own.
+        self.unwritable: Unwritable | None = None
 
     @asynccontextmanager
     async def write_session(self, *, queued: bool = False) -> AsyncIterator[AsyncSession]:
@@ -105,9 +164,39 @@ class Database:
             try:
                 yield session
                 await session.commit()
-            except BaseException:
+            except BaseException as exc:
                 await session.rollback()
+                reason = unwritable_reason(exc)
+                if reason is not None and self.unwritable is None:
+                    self.unwritable = Unwritable(reason, utcnow())
                 raise
+        self.unwritable = None
+
+    async def probe_write(self) -> Unwritable | None:
+        """Whether a small real write commits now; what stops it if not (None: it did).
+
+        A table is created, given ``_PROBE_BYTES`` of incompressible text and dropped, in one
+        committed transaction: the pages it needs are really allocated and logged, so a disk
+        still full fails it, and nothing is left behind (the table is gone at commit, so the
+        schema Alembic compares never sees it). /readyz runs it only while ``unwritable`` is
+        set, so the state clears when space returns even if nothing else writes. Errors other
+        than a want of resources propagate.
+        """
+        probe = Table(
+            f"liveness_write_probe_{secrets.token_hex(6)}", MetaData(), Column("payload", Text)
+        )
+        try:
+            async with self.write_session(queued=True) as session:
+                connection = await session.connection()
+                await connection.run_sync(probe.create)
+                await connection.execute(
+                    probe.insert(), {"payload": secrets.token_hex(_PROBE_BYTES // 2)}
+                )
+                await connection.run_sync(probe.drop)
+        except Exception as exc:
+            if unwritable_reason(exc) is None:
+                raise
+        return self.unwritable
 
     @asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:

@@ -11,13 +11,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DBAPIError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth import service as auth_service
 from app.auth.schemas import Role
 from app.auth.service import Principal
 from app.config import Settings
-from app.db import Database, utcnow
+from app.db import Database, unwritable_reason, utcnow
 from app.errors import Problem
 from app.openapi import path_operations
 
@@ -78,13 +79,18 @@ async def get_principal(
         row = await auth_service.authenticate(session, credentials.credentials)
     if row is None or row.id is None:
         raise Problem(401, "the API key is unknown or revoked", headers=_UNAUTHORIZED)
-    if auth_service.needs_touch(row):
-        async with database.write_session() as session:
-            row.last_used_at = utcnow()
-            session.add(row)
-    return Principal(
+    principal = Principal(
         key_id=row.id, name=row.name, role=Role(row.role), region_prefix=row.region_prefix
     )
+    if auth_service.needs_touch(row):
+        try:
+            async with database.write_session() as session:
+                row.last_used_at = utcnow()
+                session.add(row)
+        except DBAPIError as exc:  # a full disk must not stop reads: the touch waits for space
+            if unwritable_reason(exc) is None:
+                raise
+    return principal
 
 
 def require(role: Role) -> Callable[..., Awaitable[Principal]]:

@@ -15,18 +15,25 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.db import unwritable_reason
 from app.openapi import path_operations
 
 __all__ = [
     "PROBLEM_JSON",
+    "UNWRITABLE_RETRY_AFTER_S",
     "Problem",
     "ProblemDetails",
     "install_problem_handlers",
+    "problem_body",
     "problem_response",
     "problem_responses",
+    "unwritable_detail",
 ]
 
 PROBLEM_JSON = "application/problem+json"
+# What a client refused because the database cannot be written is told to wait: long enough
+# for an operator to free space, short enough that a retry soon after succeeds.
+UNWRITABLE_RETRY_AFTER_S = 60
 logger = logging.getLogger(__name__)
 
 
@@ -117,6 +124,27 @@ def _document_problems(document: dict[str, Any]) -> None:
         schemas.pop(unused, None)
 
 
+def problem_body(
+    status: int,
+    detail: str,
+    instance: str,
+    *,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The RFC 9457 body of an answer with ``status`` to a request for ``instance`` (a path)."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if errors:
+        body["errors"] = errors
+    return body
+
+
 def problem_response(
     request: Request,
     status: int,
@@ -127,18 +155,15 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """Build an ``application/problem+json`` response for ``request``."""
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-    }
-    if errors:
-        body["errors"] = errors
+    body = problem_body(status, detail, request.url.path, title=title, errors=errors)
     return JSONResponse(
         body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {})
     )
+
+
+def unwritable_detail(reason: str) -> str:
+    """What a 503 says when the database cannot be written for ``reason``."""
+    return f"the database cannot be written: {reason}; try again later"
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -235,6 +260,16 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        reason = unwritable_reason(exc)
+        if reason is not None:
+            # An operations condition, not a bug: one line, no traceback, for every refusal.
+            logger.warning("write refused on %s %s: %s", request.method, request.url.path, reason)
+            return problem_response(
+                request,
+                503,
+                unwritable_detail(reason),
+                headers={"Retry-After": str(UNWRITABLE_RETRY_AFTER_S)},
+            )
         logger.error(
             "unhandled error on %s %s", request.method, request.url.path, exc_info=_loggable(exc)
         )

@@ -17,9 +17,14 @@ from app.auth.router import router as keys_router
 from app.checks.pipeline import CheckRunner, make_http_client
 from app.checks.router import router as checks_router
 from app.config import Settings, get_settings
-from app.db import Database, utcnow
+from app.db import Database, Unwritable, unwritable_reason, utcnow
 from app.deps import no_nul_characters, only_documented_query
-from app.errors import install_problem_handlers, problem_response
+from app.errors import (
+    UNWRITABLE_RETRY_AFTER_S,
+    install_problem_handlers,
+    problem_response,
+    unwritable_detail,
+)
 from app.events.router import router as webhooks_router
 from app.flags.router import router as flags_router
 from app.limits import BodyLimitMiddleware
@@ -94,18 +99,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz", tags=["health"], summary="Readiness: database and scheduler")
     async def readyz(request: Request) -> JSONResponse:
-        """Ok when the database answers and a scheduler has ticked within 3 intervals."""
+        """Ok when the database answers, takes writes, and a scheduler has ticked within 3
+        intervals. After a write refused for want of disk space, or while the scheduler (in
+        this process or another) does not tick, each call tries a small write: it names a full
+        disk as the cause, and readiness comes back by itself once space is freed."""
         database: Database = request.app.state.database
+        allowed = timedelta(seconds=3 * settings.claim_interval_s)
         try:
             async with database.read_session() as session:
                 ticked = await last_tick(session)
+            stalled = settings.scheduler_enabled and (
+                (ticked or request.app.state.started_at) < utcnow() - allowed
+            )
+            probe = database.unwritable is not None or stalled
+            unwritable = await database.probe_write() if probe else None
         except Exception as exc:  # any failure means not ready
-            logger.warning("readiness check failed: %s", type(exc).__name__)
-            return problem_response(request, 503, "the database does not answer")
-        now = utcnow()
-        allowed = timedelta(seconds=3 * settings.claim_interval_s)
-        stalled = (ticked or request.app.state.started_at) < now - allowed
-        if settings.scheduler_enabled and stalled:
+            reason = unwritable_reason(exc)
+            if reason is None:
+                logger.warning("readiness check failed: %s", type(exc).__name__)
+                return problem_response(request, 503, "the database does not answer")
+            unwritable = database.unwritable or Unwritable(reason, utcnow())
+        if unwritable:
+            return problem_response(
+                request,
+                503,
+                f"{unwritable_detail(unwritable.reason)} (writes refused since "
+                f"{unwritable.since.isoformat()})",
+                headers={"Retry-After": str(UNWRITABLE_RETRY_AFTER_S)},
+            )
+        if stalled:
             return problem_response(
                 request,
                 503,

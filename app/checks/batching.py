@@ -4,7 +4,8 @@ Storing a check is a few rows, but each write transaction costs a BEGIN IMMEDIAT
 and a trip through the database driver's thread; with 100 checks in flight on SQLite that fixed
 cost, not the rows, bounded the check rate. Checks that finish while a batch is being written
 wait for the next one, so batches grow only under load and an idle service writes each check
-at once. A batch that fails is retried item by item, so one bad row cannot lose the others.
+at once. A batch that fails is retried item by item, so one bad row cannot lose the others;
+one refused for want of disk space is not (no item alone would fare better).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Generic, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import Database
+from app.db import Database, unwritable_reason
 
 __all__ = ["BatchLoader", "BatchWriter"]
 
@@ -66,8 +67,13 @@ class BatchWriter(Generic[Item, Result]):
                 del self._pending[: self._max_batch]
                 try:
                     await self._write(batch)
-                except Exception:  # one of them is bad: write each alone, each gets its error
-                    for entry in batch:
+                except Exception as exc:
+                    if unwritable_reason(exc) is not None:
+                        for _item, future in batch:
+                            if not future.done():
+                                future.set_exception(exc)
+                        continue
+                    for entry in batch:  # one of them is bad: each alone gets its own error
                         await self._write_alone(entry)
         except asyncio.CancelledError:  # shutting down: nobody may wait forever
             for _item, future in batch + self._pending:

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from wsgiref.simple_server import WSGIServer
+import socket
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import (
-    REGISTRY,
-    Counter,
-    Gauge,
-    Histogram,
-    disable_created_metrics,
-    start_http_server,
-)
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.exposition import ThreadingWSGIServer, make_wsgi_app
+from pydantic import SecretStr
 
 import monitors
 from app import __version__
+from app.config import Settings
+from app.errors import PROBLEM_JSON, problem_body
+from app.metrics.access import UNAUTHORIZED_DETAIL, bearer_credentials, token_matches
 from monitors import Outcome
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 __all__ = [
     "CHECKS",
@@ -83,12 +89,51 @@ def record_delivery(status: str | None) -> None:
         WEBHOOK_DELIVERIES.labels(label).inc()
 
 
-def serve_process_metrics(port: int | None, host: str, revision: str) -> WSGIServer | None:
-    """Serve this process's counters on ``host:port`` in a background thread (scheduler and
-    workers, whose counters the API process cannot see); None: off. Returns the server."""
-    set_build_info(revision)
+def serve_process_metrics(port: int | None, settings: Settings) -> WSGIServer | None:
+    """Serve this process's counters on ``port`` (at LIVENESS_METRICS_HOST) in a background
+    thread (scheduler and workers, whose counters the API process cannot see); None: off.
+    With LIVENESS_METRICS_TOKEN set, only its bearer may read them. Returns the server."""
+    set_build_info(settings.build_revision)
     if port is None:
         return None
-    server, _thread = start_http_server(port, addr=host, registry=REGISTRY)
+    host = settings.metrics_host
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    server_class: type[WSGIServer] = type(
+        "MetricsServer", (ThreadingWSGIServer,), {"address_family": family[0][0]}
+    )
+    app = _guarded(make_wsgi_app(REGISTRY), settings.metrics_token)
+    server: WSGIServer = make_server(host, port, app, server_class, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     logger.info("metrics on http://%s:%d/metrics", host, port)
     return server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No line per scrape on stderr."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Log nothing."""
+
+
+def _guarded(app: WSGIApplication, token: SecretStr | None) -> WSGIApplication:
+    """``app``, answering 401 problem details to a request without the token (when set)."""
+    if token is None:
+        return app
+
+    def guarded(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        given = bearer_credentials(environ.get("HTTP_AUTHORIZATION"))
+        if token_matches(given, token):
+            return app(environ, start_response)
+        path = str(environ.get("PATH_INFO") or "/")
+        body = json.dumps(problem_body(401, UNAUTHORIZED_DETAIL, path)).encode()
+        start_response(
+            "401 Unauthorized",
+            [
+                ("Content-Type", PROBLEM_JSON),
+                ("Content-Length", str(len(body))),
+                ("WWW-Authenticate", "Bearer"),
+            ],
+        )
+        return [body]
+
+    return guarded

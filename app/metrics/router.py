@@ -11,6 +11,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from app.db import utcnow
 from app.deps import DatabaseDep, SettingsDep, get_principal
 from app.errors import Problem
+from app.metrics.access import UNAUTHORIZED_DETAIL, token_matches
 from app.metrics.exposition import SnapshotCollector, families, per_account_text
 from app.metrics.service import read_snapshot
 
@@ -28,10 +29,17 @@ async def _allowed(
     database: DatabaseDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
-    """Open by default, as exporters are; with LIVENESS_METRICS_REQUIRE_KEY a key of any role
-    without a region scope is needed, since the gauges cover every region."""
-    if not settings.metrics_require_key:
+    """Open by default, as exporters are. With LIVENESS_METRICS_TOKEN the bearer of that token
+    may read; with LIVENESS_METRICS_REQUIRE_KEY a key of any role without a region scope may
+    (the gauges cover every region). With both, either will do."""
+    token = settings.metrics_token
+    if token is None and not settings.metrics_require_key:
         return
+    given = credentials.credentials if credentials else None
+    if token is not None and token_matches(given, token):
+        return
+    if not settings.metrics_require_key:
+        raise Problem(401, UNAUTHORIZED_DETAIL, headers={"WWW-Authenticate": "Bearer"})
     principal = await get_principal(database, credentials)
     if principal.region_prefix is not None:
         raise Problem(403, "metrics cover every region; a region-scoped key cannot read them")

@@ -11,6 +11,7 @@ import asyncio
 import logging
 
 from app.checks.pipeline import CheckRunner, load_account, observe_loaded, store_observed
+from app.db import unwritable_reason
 from app.scheduling.dispatch import Claim
 from app.scheduling.limits import PlatformLimits
 
@@ -67,8 +68,12 @@ class InlineExecutor:
         try:
             if observed is not None:
                 await store_observed(self.runner, observed)
-        except Exception:  # the lease expires and the account is retried
-            logger.exception("storing the check of account %s failed", claim.account_id)
+        except Exception as exc:  # the lease expires and the account is retried
+            reason = unwritable_reason(exc)
+            if reason is None:
+                logger.exception("storing the check of account %s failed", claim.account_id)
+            else:
+                logger.warning("check of account %s not stored: %s", claim.account_id, reason)
         self.completed += 1
 
     @property

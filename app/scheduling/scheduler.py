@@ -20,6 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from app.checks import service as checks_service
 from app.checks.pipeline import CheckRunner
 from app.config import Settings
+from app.db import unwritable_reason
 from app.events.sender import Deliverer
 from app.reports import checkpoints
 from app.scheduling import dispatch
@@ -171,8 +172,15 @@ class Scheduler:
                 self._running.add(task)
             try:
                 await job()
-            except Exception:  # a failed tick is retried on the next one
-                logger.exception("scheduler job %s failed", getattr(job, "__name__", job))
+            except Exception as exc:  # a failed tick is retried on the next one
+                name = getattr(job, "__name__", job)
+                reason = unwritable_reason(exc)
+                if reason is None:
+                    logger.exception("scheduler job %s failed", name)
+                else:  # an operations condition, once a tick: one line, no traceback
+                    logger.warning(
+                        "scheduler job %s: the database cannot be written: %s", name, reason
+                    )
             except asyncio.CancelledError:
                 if not self._stopping:
                     raise

@@ -18,6 +18,8 @@ PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 GRAFANA_DIR = ROOT / "deploy" / "grafana"
 DASHBOARD_DIR = GRAFANA_DIR / "dashboards"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Where docker-compose.yml mounts the metrics token that every scrape job sends.
+TOKEN_SECRET = "/run/secrets/metrics_token"
 
 # Grafana's interval macros, replaced by a window several scrapes long.
 _INTERVALS = re.compile(r"\$\{?__(rate_interval|interval|range)\}?")
@@ -36,6 +38,19 @@ def tool(name: str) -> str:
             pytest.fail(f"{name} must be installed in CI (.ci/run installs it)")
         pytest.skip(f"{name} is not installed")
     return path
+
+
+def prometheus_config(token_file: Path) -> dict[str, Any]:
+    """The shipped Prometheus config as it runs outside compose: the rule files by full path and
+    every job's bearer token read from ``token_file`` instead of the compose secret."""
+    config: dict[str, Any] = yaml.safe_load(
+        (PROMETHEUS_DIR / "prometheus.yml").read_text(encoding="utf-8")
+    )
+    config["rule_files"] = [str(PROMETHEUS_DIR / name) for name in config["rule_files"]]
+    for job in config["scrape_configs"]:
+        assert job["authorization"]["credentials_file"] == TOKEN_SECRET, job["job_name"]
+        job["authorization"] = {**job["authorization"], "credentials_file": str(token_file)}
+    return config
 
 
 def dashboards() -> dict[str, dict[str, Any]]:

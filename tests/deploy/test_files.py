@@ -4,8 +4,10 @@ Dockerfile, and Grafana dashboards that read only metrics the service really exp
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,12 +26,14 @@ from tests.deploy.support import (
     GRAFANA_DIR,
     PROMETHEUS_DIR,
     ROOT,
+    TOKEN_SECRET,
     alert_rules,
     dashboards,
     label_values,
     metric_names,
     panel_queries,
     panels,
+    prometheus_config,
     tool,
     variable_query,
     variables,
@@ -43,10 +47,15 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 
-def test_prometheus_config_and_rules_pass_promtool() -> None:
+def test_prometheus_config_and_rules_pass_promtool(tmp_path: Path) -> None:
     promtool = tool("promtool")
+    # promtool checks that the token file exists: the compose secret is not here.
+    token = tmp_path / "metrics_token"
+    token.write_text("")
+    config = tmp_path / "prometheus.yml"
+    config.write_text(json.dumps(prometheus_config(token)))
     for command in (
-        ("check", "config", str(PROMETHEUS_DIR / "prometheus.yml")),
+        ("check", "config", str(config)),
         ("check", "rules", str(PROMETHEUS_DIR / "alerts.yml")),
         ("test", "rules", "tests/deploy/alerts_test.yml"),
     ):
@@ -62,6 +71,24 @@ def test_prometheus_scrapes_every_process() -> None:
     assert jobs["liveness-api"]["static_configs"][0]["targets"] == ["api:8000"]
     assert jobs["liveness-worker"]["dns_sd_configs"][0]["port"] == 9101
     assert jobs["liveness-scheduler"]["static_configs"][0]["targets"] == ["scheduler:9102"]
+    for name, job in jobs.items():  # each sends the metrics token docker-compose mounts
+        assert job["authorization"] == {"type": "Bearer", "credentials_file": TOKEN_SECRET}, name
+
+
+def test_compose_hands_the_metrics_token_to_the_services_and_prometheus() -> None:
+    document = _compose()
+    services = document["services"]
+    assert document["secrets"]["metrics_token"]["file"] == "${METRICS_TOKEN_FILE:-/dev/null}"
+    assert TOKEN_SECRET == "/run/secrets/metrics_token"  # where compose mounts a secret
+    for name in (*LIVENESS_SERVICES, "prometheus"):
+        assert services[name]["secrets"] == ["metrics_token"], name
+    for name in LIVENESS_SERVICES:
+        environment = services[name]["environment"]
+        assert environment["LIVENESS_METRICS_TOKEN_FILE"] == TOKEN_SECRET, name
+        assert "LIVENESS_METRICS_TOKEN" not in environment, name  # a file, not the environment
+        assert (
+            environment["LIVENESS_METRICS_PER_ACCOUNT"] == "${LIVENESS_METRICS_PER_ACCOUNT:-true}"
+        )
 
 
 def test_alerts_carry_for_severity_and_links_to_real_dashboards() -> None:

@@ -14,6 +14,7 @@ import asyncio
 import json
 import math
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -24,17 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from app.db import Database, utcnow
 from app.migrations import upgrade
 from tests.deploy.support import (
-    PROMETHEUS_DIR,
     ROOT,
     dashboards,
     instant,
     label_values,
     panel_queries,
+    prometheus_config,
     tool,
     variable_query,
     variables,
@@ -99,7 +99,7 @@ async def _seed(database_url: str, simulator: tuple[str, Any], receiver_url: str
         await database.dispose()
 
 
-def _service_env(database_url: str, simulator_url: str) -> dict[str, str]:
+def _service_env(database_url: str, simulator_url: str, token_file: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIVENESS_")}
     env.update(
         PYTHONPATH=str(ROOT),
@@ -113,18 +113,22 @@ def _service_env(database_url: str, simulator_url: str) -> dict[str, str]:
         LIVENESS_WEBHOOK_ALLOW_PRIVATE="true",
         LIVENESS_WEBHOOK_INTERVAL_S="0.5",
         LIVENESS_LOG_LEVEL="warning",
+        LIVENESS_METRICS_TOKEN_FILE=str(token_file),
     )
     return env
 
 
-def _prometheus_config(api_port: int) -> dict[str, Any]:
-    """The shipped config with 1 s scrapes, the API on its test port, the shipped rules."""
-    config: dict[str, Any] = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+def _prometheus_config(api_port: int, token_file: Path) -> dict[str, Any]:
+    """The shipped config with 1 s scrapes, the API on its test port with the token from
+    ``token_file``, the shipped rules; and the same target scraped without the token."""
+    config = prometheus_config(token_file)
     config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
-    config["rule_files"] = [str(PROMETHEUS_DIR / name) for name in config["rule_files"]]
     (api,) = [job for job in config["scrape_configs"] if job["job_name"] == "liveness-api"]
     api["static_configs"] = [{"targets": [f"127.0.0.1:{api_port}"]}]
-    config["scrape_configs"] = [api]  # no worker or scheduler processes in embedded mode
+    # No worker or scheduler processes in embedded mode. The tokenless job's name is outside
+    # the dashboards' job=~"liveness-.*", so its failed scrapes show on no panel.
+    bare = {k: v for k, v in api.items() if k != "authorization"} | {"job_name": "no-token"}
+    config["scrape_configs"] = [api, bare]
     return config
 
 
@@ -166,8 +170,10 @@ def test_every_panel_query_returns_data(tmp_path: Path) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'liveness.db'}"
     upgrade(database_url)
     api_port, prometheus_port = _free_port(), _free_port()
+    token_file = tmp_path / "metrics_token"
+    token_file.write_text(secrets.token_hex(32) + "\n")
     config = tmp_path / "prometheus.yml"
-    config.write_text(json.dumps(_prometheus_config(api_port)))
+    config.write_text(json.dumps(_prometheus_config(api_port, token_file)))
     prometheus = f"http://127.0.0.1:{prometheus_port}"
     wanted = _expectations()
 
@@ -175,7 +181,8 @@ def test_every_panel_query_returns_data(tmp_path: Path) -> None:
         asyncio.run(_seed(database_url, simulator, receiver.url))
         serve_log, prometheus_log = tmp_path / "serve.log", tmp_path / "prometheus.log"
         serve = [sys.executable, "-m", "app.cli", "serve", "--port", str(api_port)]
-        with _process(serve, _service_env(database_url, simulator[0]), serve_log):
+        env = _service_env(database_url, simulator[0], token_file)
+        with _process(serve, env, serve_log):
             _wait_until_up(f"http://127.0.0.1:{api_port}/healthz", serve_log)
             command = [
                 prometheus_bin,
@@ -208,7 +215,11 @@ def test_every_panel_query_returns_data(tmp_path: Path) -> None:
         + f"\nservice log:\n{serve_log.read_text()[-2000:]}"
         + f"\nprometheus log:\n{prometheus_log.read_text()[-2000:]}"
     )
-    assert [t["health"] for t in targets["data"]["activeTargets"]] == ["up"]
+    health = {t["labels"]["job"]: t for t in targets["data"]["activeTargets"]}
+    assert health["liveness-api"]["health"] == "up", health["liveness-api"]["lastError"]
+    assert health["no-token"]["health"] == "down"  # /metrics refused it
+    assert "401" in health["no-token"]["lastError"], health["no-token"]["lastError"]
+    assert token_file.read_text().strip() not in serve_log.read_text()
     loaded = [rule for group in rules["data"]["groups"] for rule in group["rules"]]
     assert len(loaded) >= 4
     for rule in loaded:

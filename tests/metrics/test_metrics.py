@@ -205,6 +205,9 @@ async def test_per_account_series_can_be_turned_off(
     async with _started(off) as (client, _):
         found = _parse((await client.get("/metrics")).text)
         assert set(found) == set(EXPECTED)
+        # No series names an account, by id or by name.
+        labels = {label for _kind, samples in found.values() for s in samples for label in s.labels}
+        assert labels.isdisjoint({"account_id", "name", "organization"}), labels
         assert sum(s.value for s in found["liveness_accounts"][1]) == len(
             sim.state.population.accounts  # type: ignore[attr-defined]
         )
@@ -264,8 +267,9 @@ def test_account_state_labels() -> None:
 
 
 def test_scheduler_and_workers_serve_their_own_counters() -> None:
-    assert serve_process_metrics(None, "127.0.0.1", "abc123") is None
-    server = serve_process_metrics(_free_port(), "127.0.0.1", "abc123")
+    settings = Settings(_env_file=None, metrics_host="127.0.0.1", build_revision="abc123")
+    assert serve_process_metrics(None, settings) is None
+    server = serve_process_metrics(_free_port(), settings)
     assert server is not None
     try:
         host, port = server.server_address[:2]
