@@ -16,10 +16,16 @@ from rich.table import Table
 
 from app import __version__
 from app.accounts import service as accounts_service
-from app.accounts.importing import import_chunk, merge_reports
+from app.accounts.importing import (
+    CheckedLine,
+    check_sheet,
+    import_chunk,
+    merge_reports,
+    sheet_limits,
+)
 from app.accounts.models import Account
 from app.accounts.schemas import ImportReport
-from app.accounts.spreadsheet import SheetRow, SpreadsheetError, read_rows, write_csv, write_xlsx
+from app.accounts.spreadsheet import write_csv, write_xlsx
 from app.audit.service import record
 from app.auth import service as auth_service
 from app.auth.schemas import Role
@@ -28,6 +34,7 @@ from app.config import Settings, get_settings
 from app.db import Database, utcnow
 from app.migrations import upgrade
 from app.reports import checkpoints as report_checkpoints
+from app.sheets import SheetError
 
 app = typer.Typer(
     help="liveness: watches government accounts and flags the dead ones.",
@@ -206,12 +213,12 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (keys l
     console.print(f"key {key_id} revoked")
 
 
-def _chunks(rows: Iterator[SheetRow], size: int) -> Iterator[list[SheetRow]]:
+def _chunks(rows: Iterator[CheckedLine], size: int) -> Iterator[list[CheckedLine]]:
     while chunk := list(islice(rows, size)):
         yield chunk
 
 
-async def _import(settings: Settings, rows: list[SheetRow], dry_run: bool) -> ImportReport:
+async def _import(settings: Settings, rows: list[CheckedLine], dry_run: bool) -> ImportReport:
     database = Database(settings.database_url)
     reports = []
     try:
@@ -243,14 +250,15 @@ def accounts_import(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Upsert accounts from a CSV or XLSX sheet with Chinese headers; report bad rows."""
+    """Upsert accounts from a CSV or XLSX sheet with Chinese headers; report bad rows. The
+    API's upload limits apply (LIVENESS_IMPORT_MAX_*)."""
+    settings = _settings()
     try:
-        _header, rows = read_rows(file.read_bytes(), file.name)
-        sheet_rows = list(rows)
-    except SpreadsheetError as exc:
-        err.print(f"[red]{file.name}: {exc}[/red]")
+        sheet_rows = check_sheet(file.read_bytes(), file.name, sheet_limits(settings))
+    except SheetError as exc:
+        err.print(f"{file.name}: {exc}", style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
-    report = asyncio.run(_import(_settings(), sheet_rows, dry_run))
+    report = asyncio.run(_import(settings, sheet_rows, dry_run))
     if as_json:
         console.print_json(report.model_dump_json())
     else:
