@@ -16,16 +16,10 @@ from rich.table import Table
 
 from app import __version__
 from app.accounts import service as accounts_service
-from app.accounts.importing import (
-    CheckedLine,
-    check_sheet,
-    import_chunk,
-    merge_reports,
-    sheet_limits,
-)
+from app.accounts.importing import IMPORT_CHUNK, SheetImport, merge_reports, sheet_limits
 from app.accounts.models import Account
 from app.accounts.schemas import ImportReport
-from app.accounts.spreadsheet import write_csv, write_xlsx
+from app.accounts.spreadsheet import SheetRow, read_rows, write_csv, write_xlsx
 from app.audit.service import record
 from app.auth import service as auth_service
 from app.auth.schemas import Role
@@ -49,7 +43,6 @@ app.add_typer(accounts_app, name="accounts")
 console = Console()
 err = Console(stderr=True)
 CLI_PRINCIPAL = Principal(key_id=None, name="cli", role=Role.ADMIN, region_prefix=None)
-IMPORT_CHUNK = 1000
 
 
 def _settings() -> Settings:
@@ -213,12 +206,12 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (keys l
     console.print(f"key {key_id} revoked")
 
 
-def _chunks(rows: Iterator[CheckedLine], size: int) -> Iterator[list[CheckedLine]]:
+def _chunks(rows: Iterator[SheetRow], size: int) -> Iterator[list[SheetRow]]:
     while chunk := list(islice(rows, size)):
         yield chunk
 
 
-async def _import(settings: Settings, rows: list[CheckedLine], dry_run: bool) -> ImportReport:
+async def _import(settings: Settings, rows: list[SheetRow], dry_run: bool) -> ImportReport:
     database = Database(settings.database_url)
     reports = []
     try:
@@ -226,9 +219,10 @@ async def _import(settings: Settings, rows: list[CheckedLine], dry_run: bool) ->
             TextColumn("importing"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
         ) as progress:
             task = progress.add_task("rows", total=len(rows))
+            sheet = SheetImport(CLI_PRINCIPAL, dry_run=dry_run)
             for chunk in _chunks(iter(rows), IMPORT_CHUNK):
                 async with database.write_session() as session:
-                    report = await import_chunk(session, chunk, CLI_PRINCIPAL, dry_run=dry_run)
+                    report = await sheet.chunk(session, chunk)
                     if not dry_run:
                         record(
                             session,
@@ -254,7 +248,8 @@ def accounts_import(
     API's upload limits apply (LIVENESS_IMPORT_MAX_*)."""
     settings = _settings()
     try:
-        sheet_rows = check_sheet(file.read_bytes(), file.name, sheet_limits(settings))
+        _header, rows = read_rows(file.read_bytes(), file.name, sheet_limits(settings))
+        sheet_rows = list(rows)
     except SheetError as exc:
         err.print(f"{file.name}: {exc}", style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None

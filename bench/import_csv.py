@@ -16,12 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.accounts.importing import import_chunk
+from app.accounts.importing import SheetImport
 from app.accounts.spreadsheet import COLUMNS, read_rows
 from app.auth.schemas import Role
 from app.auth.service import Principal
 from app.db import Database
 from app.migrations import upgrade
+from app.sheets import SheetLimits
 
 PRINCIPAL = Principal(key_id=None, name="bench", role=Role.ADMIN, region_prefix=None)
 
@@ -62,14 +63,14 @@ async def run(rows: int) -> tuple[float, float, int]:
         database = Database(url)
         try:
             started = time.perf_counter()
-            _header, sheet_rows = read_rows(data, "bench.csv")
+            _header, sheet_rows = read_rows(data, "bench.csv", SheetLimits())
             async with database.write_session() as session:
-                report = await import_chunk(session, list(sheet_rows), PRINCIPAL, dry_run=False)
+                report = await SheetImport(PRINCIPAL, dry_run=False).all(session, list(sheet_rows))
             first = time.perf_counter() - started
             started = time.perf_counter()
-            _header, sheet_rows = read_rows(data, "bench.csv")
+            _header, sheet_rows = read_rows(data, "bench.csv", SheetLimits())
             async with database.write_session() as session:
-                again = await import_chunk(session, list(sheet_rows), PRINCIPAL, dry_run=False)
+                again = await SheetImport(PRINCIPAL, dry_run=False).all(session, list(sheet_rows))
             second = time.perf_counter() - started
         finally:
             await database.dispose()

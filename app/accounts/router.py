@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from app.accounts import service
-from app.accounts.importing import import_chunk, read_sheet, sheet_limits
+from app.accounts.importing import SheetImport, parse_sheet, sheet_limits
 from app.accounts.models import Account
 from app.accounts.schemas import (
     AccountCreate,
@@ -193,11 +193,11 @@ async def import_accounts(
     422 naming the limit for a sheet past one (rows, columns, cell length, unzipped size)."""
     data = await _read_upload(file, settings.max_upload_bytes)
     try:
-        rows = await read_sheet(data, file.filename or "", sheet_limits(settings))
+        rows = await parse_sheet(data, file.filename or "", sheet_limits(settings))
     except SheetError as exc:
         status = 413 if isinstance(exc, SheetTooLarge) else 422
         raise Problem(status, str(exc), errors=[{"field": "file", "message": str(exc)}]) from None
-    report = await import_chunk(session, rows, principal, dry_run=dry_run)
+    report = await SheetImport(principal, dry_run=dry_run).all(session, rows)
     if not dry_run:
         record(
             session,

@@ -11,7 +11,6 @@ import csv
 import io
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import PureWindowsPath
 from typing import Any
 
@@ -72,12 +71,11 @@ _CODES["platform"] |= {"微信": "wechat", "苹果": "appstore", "App Store": "a
 _TAG_SEPARATORS = ("，", "；", ";", "、")
 
 
-@dataclass(frozen=True, slots=True)
-class SheetRow:
-    """One data row: its spreadsheet row number and its cells keyed by field name."""
-
-    line: int
-    cells: dict[str, str]
+# One data row: its spreadsheet row number and its (field, text) cells. Tuples of strings
+# only, which the garbage collector stops tracking: a sheet of 200,000 rows held between
+# parsing and upserting adds nothing to each full collection (which pauses every thread, the
+# event loop's too), where validated models added five objects a row (bench/README.md).
+SheetRow = tuple[int, tuple[tuple[str, str], ...]]
 
 
 def _export_cells(account: Account) -> list[str]:
@@ -153,12 +151,12 @@ def _data_rows(
     for line, record in enumerate(records, start=first_line):
         if not any(cell.strip() for cell in record):
             continue
-        cells = {
-            field: restore_text(value.strip())
+        cells = tuple(
+            (field, restore_text(value.strip()))
             for field, value in zip(fields, record, strict=False)
             if field is not None
-        }
-        yield SheetRow(line=line, cells=cells)
+        )
+        yield line, cells
 
 
 def to_api_row(cells: dict[str, str]) -> dict[str, Any]:
