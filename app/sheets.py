@@ -5,8 +5,9 @@ A 2.6 MB workbook can unzip to 690 MB and three million rows, and openpyxl's rea
 pads every row to the width and height the sheet's ``<dimension>`` claims, so an XLSX is
 checked before openpyxl sees it: the declared uncompressed sizes of its members add up to at
 most ``max_unzipped_bytes`` (zipfile never inflates a member past its declared size: it stops
-and fails the CRC), every member inflates to what it declares, and no sheet has more row
-elements than the row limit allows. Then, reading either format, each row is held to the row,
+and fails the CRC), every member inflates to what it declares, no sheet has more row
+elements than the row limit allows, and no XML part has a run of text longer than a cell may
+be. Then, reading either format, each row is held to the row,
 column and cell-length limits. Reading is plain blocking code; the API runs it in a worker
 thread (app/accounts/importing.py).
 """
@@ -186,24 +187,37 @@ def _checked_archive(data: bytes, limits: SheetLimits) -> None:
                 "(LIVENESS_IMPORT_MAX_UNZIPPED_BYTES)"
             )
         for member in members:
-            if _row_elements(archive, member) > limits.max_rows + 1:
-                raise SheetTooLarge(_too_many_rows(limits))
+            _scan(archive, member, limits)
 
 
-def _row_elements(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> int:
-    """How many ``<row`` tags a member holds, inflating all of it (so its CRC is checked): a
-    fast count, exact for what spreadsheet programs write; the row loop enforces the limit
-    exactly whatever the file's form."""
-    rows = 0
+def _scan(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: SheetLimits) -> None:
+    """Inflate a member (so its CRC is checked), stopping at the first sign of a limit
+    broken: more ``<row`` tags than the row limit allows (exact for what spreadsheet
+    programs write; the row loop enforces the limit whatever the file's form), or in an XML
+    part a run of text longer than any cell may be. A character takes at most 10 bytes of XML
+    ("&#x10FFFF;"), so such a run is a cell past the limit, refused before openpyxl would
+    hold it in memory."""
+    rows = longest = run = 0
     tail = b""
+    longest_allowed = 10 * limits.max_cell_chars if member.filename.endswith(".xml") else None
     try:
         with archive.open(member) as stream:
             while chunk := stream.read(_MIB):
                 rows += (tail + chunk).count(b"<row")
                 tail = chunk[-3:]  # too short to hold a whole tag: nothing is counted twice
+                if rows > limits.max_rows + 1:
+                    raise SheetTooLarge(_too_many_rows(limits))
+                if longest_allowed is None:
+                    continue
+                *ended, last = chunk.split(b"<")
+                if ended:  # the run carried over from the last chunk ends at the first "<"
+                    longest = max(longest, run + len(ended[0]), *map(len, ended[1:]))
+                    run = 0
+                run += len(last)
+                if max(longest, run) > longest_allowed:
+                    raise SheetError(_cell_too_long(limits, f"a cell in {member.filename}"))
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
         raise SheetError(f"the workbook is damaged ({member.filename}: {exc})") from None
-    return rows
 
 
 def _xlsx_records(data: bytes, limits: SheetLimits) -> Iterator[list[str]]:

@@ -79,6 +79,12 @@ HOSTILE = {
         "IMPORT_MAX_UNZIPPED_BYTES",
     ),
     "a 40,000-character cell": (lambda: workbooks.huge_cell(40_000), 422, "IMPORT_MAX_CELL_CHARS"),
+    # Refused from the inflated bytes, before openpyxl would hold the cell in memory.
+    "a 1,000,000-character cell": (
+        lambda: workbooks.huge_cell(1_000_000),
+        422,
+        "a cell in xl/worksheets/sheet1.xml holds more than 32,767 characters",
+    ),
     "200 columns": (lambda: workbooks.wide(200), 422, "IMPORT_MAX_COLUMNS"),
     "a sheet declared smaller than it is": (
         lambda: workbooks.lying_sizes(workbooks.huge_cell(1_000_000), workbooks.SHEET, 1000),
@@ -206,10 +212,7 @@ async def test_healthz_answers_while_uploads_are_read(
     assert response.json()["created"] == 6_000
     assert slowest < 0.5, f"/healthz took {slowest:.2f} s while a 6,000-row sheet was read"
 
-    # Within the quick count of rows, past the limit only at its last row, a gap.
-    rows = [b"<row><c><v>1</v></c></row>"] * 199_990
-    last = b'<row r="900000"><c><v>1</v></c></row>'
-    hostile = workbooks.workbook([workbooks.row_xml(1, workbooks.HEADER), *rows, last])
+    hostile = workbooks.gap_past_the_row_limit()
     response, slowest = await _healthz_while(client, _import(client, keys, hostile, dry_run=True))
     assert response.status_code == 413, response.text
     assert slowest < 0.5, f"/healthz took {slowest:.2f} s while a hostile sheet was read"

@@ -89,6 +89,14 @@ def tiny_rows(count: int) -> bytes:
     return workbook([row_xml(1, HEADER), *[b"<row><c><v>1</v></c></row>"] * count], level=9)
 
 
+def gap_past_the_row_limit() -> bytes:
+    """199,990 one-cell rows and then row 900,000: within the quick count of rows before
+    parsing, past the default row limit only at its end, so the row loop has to reach it."""
+    rows = [b"<row><c><v>1</v></c></row>"] * 199_990
+    last = b'<row r="900000"><c><v>1</v></c></row>'
+    return workbook([row_xml(1, HEADER), *rows, last])
+
+
 def huge_cell(chars: int) -> bytes:
     """One row whose name cell holds ``chars`` characters."""
     return workbook([row_xml(1, HEADER), row_xml(2, ["x" * chars, "微博", "1234567890", "220102"])])
