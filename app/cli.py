@@ -16,10 +16,10 @@ from rich.table import Table
 
 from app import __version__
 from app.accounts import service as accounts_service
-from app.accounts.importing import import_chunk, merge_reports
+from app.accounts.importing import IMPORT_CHUNK, SheetImport, merge_reports, sheet_limits
 from app.accounts.models import Account
 from app.accounts.schemas import ImportReport
-from app.accounts.spreadsheet import SheetRow, SpreadsheetError, read_rows, write_csv, write_xlsx
+from app.accounts.spreadsheet import SheetRow, read_rows, write_csv, write_xlsx
 from app.audit.service import record
 from app.auth import service as auth_service
 from app.auth.schemas import Role
@@ -30,6 +30,7 @@ from app.egress import EgressGuard
 from app.migrations import upgrade
 from app.params import is_region_prefix
 from app.reports import checkpoints as report_checkpoints
+from app.sheets import SheetError
 
 app = typer.Typer(
     help="liveness: watches government accounts and flags the dead ones.",
@@ -44,7 +45,6 @@ app.add_typer(accounts_app, name="accounts")
 console = Console()
 err = Console(stderr=True)
 CLI_PRINCIPAL = Principal(key_id=None, name="cli", role=Role.ADMIN, region_prefix=None)
-IMPORT_CHUNK = 1000
 
 
 def _settings() -> Settings:
@@ -222,11 +222,10 @@ async def _import(settings: Settings, rows: list[SheetRow], dry_run: bool) -> Im
             TextColumn("importing"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
         ) as progress:
             task = progress.add_task("rows", total=len(rows))
+            sheet = SheetImport(CLI_PRINCIPAL, egress=egress, dry_run=dry_run)
             for chunk in _chunks(iter(rows), IMPORT_CHUNK):
                 async with database.write_session() as session:
-                    report = await import_chunk(
-                        session, chunk, CLI_PRINCIPAL, egress=egress, dry_run=dry_run
-                    )
+                    report = await sheet.chunk(session, chunk)
                     if not dry_run:
                         record(
                             session,
@@ -248,14 +247,16 @@ def accounts_import(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate only.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Upsert accounts from a CSV or XLSX sheet with Chinese headers; report bad rows."""
+    """Upsert accounts from a CSV or XLSX sheet with Chinese headers; report bad rows. The
+    API's upload limits apply (LIVENESS_IMPORT_MAX_*)."""
+    settings = _settings()
     try:
-        _header, rows = read_rows(file.read_bytes(), file.name)
+        _header, rows = read_rows(file.read_bytes(), file.name, sheet_limits(settings))
         sheet_rows = list(rows)
-    except SpreadsheetError as exc:
-        err.print(f"[red]{file.name}: {exc}[/red]")
+    except SheetError as exc:
+        err.print(f"{file.name}: {exc}", style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
-    report = asyncio.run(_import(_settings(), sheet_rows, dry_run))
+    report = asyncio.run(_import(settings, sheet_rows, dry_run))
     if as_json:
         console.print_json(report.model_dump_json())
     else:

@@ -47,6 +47,23 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="Largest accepted import file."
     )
+    import_max_rows: int = Field(
+        default=200_000, ge=1, description="Most rows an imported sheet may have below its header."
+    )
+    import_max_columns: int = Field(
+        default=100, ge=11, description="Most columns a row of an imported sheet may span."
+    )
+    import_max_cell_chars: int = Field(
+        default=32_767,
+        ge=2048,  # the longest handle
+        le=131_072,  # the csv module's own cap
+        description="Longest cell of an imported sheet, in characters (Excel's own limit).",
+    )
+    import_max_unzipped_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Most bytes an imported XLSX may unzip to (its members' declared sizes).",
+    )
     page_size_max: int = Field(default=500, ge=1, description="Largest `limit` on list routes.")
     auto_migrate: bool = Field(
         default=True, description="`liveness serve` upgrades a SQLite database at start."

@@ -21,6 +21,7 @@ from app.config import Settings
 from app.db import Database, unwritable_reason, utcnow
 from app.errors import Problem
 from app.openapi import path_operations
+from app.text import forbidden_character, shown
 
 __all__ = [
     "AdminDep",
@@ -30,7 +31,7 @@ __all__ = [
     "SettingsDep",
     "ViewerDep",
     "WriteSessionDep",
-    "no_nul_characters",
+    "no_control_characters",
     "only_documented_query",
 ]
 
@@ -132,13 +133,14 @@ async def only_documented_query(request: Request) -> None:
         )
 
 
-def _path_to_nul(document: object) -> str | None:
-    """The dotted path of the first string (or key) in a JSON document holding U+0000."""
+def _first_forbidden(document: object) -> tuple[str, str] | None:
+    """The dotted path of the first string (or key) in a JSON document holding a character
+    stored text may not hold (app/text.py), and why."""
     stack: list[tuple[str, object]] = [("", document)]
     while stack:  # iterative: a body may be nested as deep as the parser allowed
         path, value = stack.pop()
-        if isinstance(value, str) and "\x00" in value:
-            return path or "body"
+        if isinstance(value, str) and (reason := forbidden_character(value)):
+            return path or "body", reason
         if isinstance(value, dict):
             children = [(str(k), v) for k, v in value.items()]
         elif isinstance(value, list):
@@ -147,25 +149,34 @@ def _path_to_nul(document: object) -> str | None:
             continue
         for key, child in children:
             child_path = f"{path}.{key}" if path else key
-            if "\x00" in key:
-                return child_path
+            if reason := forbidden_character(key):
+                return child_path, reason
             stack.append((child_path, child))
     return None
 
 
-async def no_nul_characters(request: Request) -> None:
-    """Refuse (422) text holding U+0000 in the query or a JSON body: PostgreSQL cannot store
-    it (the insert failed as a 500), and no name, note or filter legitimately contains it."""
-    field = next((k for k, v in request.query_params.multi_items() if "\x00" in k + v), None)
-    if field is None and "json" in request.headers.get("content-type", ""):
+async def no_control_characters(request: Request) -> None:
+    """Refuse (422) a query or JSON body holding a control character other than tab and
+    newline (app/text.py), naming the field: PostgreSQL cannot store NUL (it was a 500), and
+    a stored control character made every XLSX export of its region fail."""
+    found = next(
+        (
+            (key, reason)
+            for key, value in request.query_params.multi_items()
+            if (reason := forbidden_character(key + value))
+        ),
+        None,
+    )
+    if found is None and "json" in request.headers.get("content-type", ""):
         try:
-            field = _path_to_nul(await request.json())
+            found = _first_forbidden(await request.json())
         except (ValueError, RecursionError):
             return  # FastAPI has answered or will answer for an unreadable body
-    if field is not None:
-        field = field.replace("\x00", "\\0")
+    if found is not None:
+        field, reason = found
+        field = shown(field)  # the name itself may be at fault
         raise Problem(
             422,
-            f"invalid input in {field}: text may not contain the NUL character (U+0000)",
-            errors=[{"field": field, "message": "contains the NUL character (U+0000)"}],
+            f"invalid input in {field}: text {reason}",
+            errors=[{"field": field, "message": reason}],
         )

@@ -18,7 +18,7 @@ from app.checks.pipeline import CheckRunner, make_http_client
 from app.checks.router import router as checks_router
 from app.config import Settings, get_settings
 from app.db import Database, Unwritable, unwritable_reason, utcnow
-from app.deps import no_nul_characters, only_documented_query
+from app.deps import no_control_characters, only_documented_query
 from app.errors import (
     UNWRITABLE_RETRY_AFTER_S,
     install_problem_handlers,
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        dependencies=[Depends(only_documented_query), Depends(no_nul_characters)],
+        dependencies=[Depends(only_documented_query), Depends(no_control_characters)],
     )
     app.state.settings = settings
     install_problem_handlers(app)

@@ -16,13 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.accounts.importing import import_chunk
+from app.accounts.importing import SheetImport
 from app.accounts.spreadsheet import COLUMNS, read_rows
 from app.auth.schemas import Role
 from app.auth.service import Principal
 from app.db import Database
 from app.egress import EgressGuard
 from app.migrations import upgrade
+from app.sheets import SheetLimits
 
 PRINCIPAL = Principal(key_id=None, name="bench", role=Role.ADMIN, region_prefix=None)
 
@@ -63,17 +64,17 @@ async def run(rows: int) -> tuple[float, float, int]:
         database = Database(url)
         try:
             started = time.perf_counter()
-            _header, sheet_rows = read_rows(data, "bench.csv")
+            _header, sheet_rows = read_rows(data, "bench.csv", SheetLimits())
             async with database.write_session() as session:
-                report = await import_chunk(
-                    session, list(sheet_rows), PRINCIPAL, egress=EgressGuard(), dry_run=False
+                report = await SheetImport(PRINCIPAL, egress=EgressGuard(), dry_run=False).all(
+                    session, list(sheet_rows)
                 )
             first = time.perf_counter() - started
             started = time.perf_counter()
-            _header, sheet_rows = read_rows(data, "bench.csv")
+            _header, sheet_rows = read_rows(data, "bench.csv", SheetLimits())
             async with database.write_session() as session:
-                again = await import_chunk(
-                    session, list(sheet_rows), PRINCIPAL, egress=EgressGuard(), dry_run=False
+                again = await SheetImport(PRINCIPAL, egress=EgressGuard(), dry_run=False).all(
+                    session, list(sheet_rows)
                 )
             second = time.perf_counter() - started
         finally:

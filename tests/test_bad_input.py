@@ -24,6 +24,7 @@ from app.accounts.models import Account
 from app.accounts.spreadsheet import COLUMNS, write_csv, write_xlsx
 from app.cli import app as cli
 from app.config import get_settings
+from app.db import Database
 from tests.accounts.factories import account_payload
 from tests.conftest import Keys
 
@@ -153,9 +154,19 @@ async def test_json_that_is_not_utf8_or_not_json_names_the_problem(
         ("GET", "/api/v1/accounts", {"params": {"q": "长春\x00"}}, "q"),
         ("POST", "/api/v1/samples", {"json": {"size": 1, "filters": {"organization": "\x00"}}},
          "filters.organization"),
+        # An account named "ctl\u0001name" was stored (201), then broke every XLSX export of
+        # its region (issue 16): every control character but tab and newline is refused.
+        ("POST", "/api/v1/accounts", {"json": account_payload(n=2, name="ctl\u0001name")}, "name"),
+        ("PATCH", "/api/v1/accounts/{id}", {"json": {"organization": "\x1b[31m红"}},
+         "organization"),
+        ("POST", "/api/v1/accounts:bulk",
+         {"json": {"items": [account_payload(n=2), account_payload(n=3, region_name="\x7f")]}},
+         "items.1.region_name"),
+        ("GET", "/api/v1/accounts", {"params": {"q": "长春\x07"}}, "q"),
+        ("POST", "/api/v1/keys", {"json": {"name": "k\x85", "role": "viewer"}}, "name"),
     ],
 )  # fmt: skip
-async def test_nul_characters_are_refused(
+async def test_nul_and_control_characters_are_refused(
     client: httpx.AsyncClient,
     keys: Keys,
     caplog: pytest.LogCaptureFixture,
@@ -166,8 +177,10 @@ async def test_nul_characters_are_refused(
 ) -> None:
     # PostgreSQL cannot store U+0000: these were 500s there before they were refused.
     before = await _seeded(client, keys)
+    path = path.format(id=before[0]["id"])
     response = await client.request(method, path, headers=keys.header(keys.admin), **kwargs)
-    body = _problem(response, 422, "NUL")
+    needle = "U+0000 NUL" if "\\x00" in repr(kwargs) else "only tab and newline are allowed"
+    body = _problem(response, 422, needle)
     assert body["errors"][0]["field"] == field
     _no_errors_logged(caplog)
     assert await _registry(client, keys) == before
@@ -401,3 +414,117 @@ async def test_method_not_allowed_lists_every_method_of_the_path(
     response = await client.put("/api/v1/accounts/1", headers=keys.header(keys.admin))
     assert response.status_code == 405
     assert response.headers["allow"] == "DELETE, GET, PATCH"
+
+
+@pytest.mark.parametrize(
+    "char",
+    ["\x01", "\x08", "\x0b", "\x0c", "\r", "\x1f", "\x7f", "\x85", "\x9f", "\ufffe", "\uffff"],
+)
+async def test_each_character_a_spreadsheet_cannot_hold_is_refused(
+    client: httpx.AsyncClient, keys: Keys, char: str
+) -> None:
+    response = await client.post(
+        "/api/v1/accounts",
+        json=account_payload(name=f"a{char}b"),
+        headers=keys.header(keys.operator),
+    )
+    body = _problem(response, 422, f"U+{ord(char):04X}")
+    assert body["errors"] == [{"field": "name", "message": body["errors"][0]["message"]}]
+    assert await _registry(client, keys) == []
+
+
+async def test_lone_surrogates_are_refused_and_tab_and_newline_kept(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    raw = (
+        '{"platform": "weibo", "handle": "1234567890", "name": "a\\ud800", "region_code": "220102"}'
+    )
+    response = await client.post(
+        "/api/v1/accounts",
+        content=raw.encode(),
+        headers=keys.header(keys.operator) | {"content-type": "application/json"},
+    )
+    body = _problem(response, 422, "lone surrogate (U+D800)")
+    assert body["errors"][0]["field"] == "name"
+    kept = account_payload(organization="长春市\t新闻办\n宣传科")
+    created = await client.post("/api/v1/accounts", json=kept, headers=keys.header(keys.operator))
+    assert created.status_code == 201, created.text
+    assert created.json()["organization"] == "长春市\t新闻办\n宣传科"
+
+
+def _control_sheet() -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["账号名称", "平台", "账号ID", "行政区划代码", "主办单位"])
+    writer.writerow(["ctl\x01name", "微博", "1234567890", "220102", "单位"])
+    writer.writerow(["长春发布", "微博", "1234567891", "220102", "长春市\r\n新闻办"])
+    return out.getvalue().encode("utf-8")
+
+
+async def test_imported_cells_with_control_characters_are_row_errors(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    report = (await _import(client, keys, _control_sheet(), "a.csv")).json()
+    assert (report["created"], report["failed"]) == (1, 1), report
+    [error] = report["errors"]
+    assert (error["line"], error["column"]) == (2, "账号名称")
+    assert "U+0001 SOH" in error["reason"]
+    # A line break inside a quoted cell is a line ending, stored as "\n".
+    [stored] = await _registry(client, keys)
+    assert stored["organization"] == "长春市\n新闻办"
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["账号名称", "平台", "账号ID", "行政区划代码"])
+    sheet.append(["del\x7fname", "微博", "1234567892", "220102"])  # XML can carry U+007F
+    upload = io.BytesIO()
+    book.save(upload)
+    report = (await _import(client, keys, upload.getvalue(), "a.xlsx")).json()
+    assert (report["failed"], report["errors"][0]["column"]) == (1, "账号名称"), report
+
+
+def test_cli_import_reports_control_characters_by_line(cli_env: Path) -> None:
+    runner = CliRunner(env={"COLUMNS": "300", "NO_COLOR": "1"})
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    (cli_env / "ctl.csv").write_bytes(_control_sheet())
+    result = runner.invoke(cli, ["accounts", "import", "ctl.csv", "--json"])
+    assert result.exit_code == 1, result.output
+    assert '"line": 2' in result.output and "U+0001" in result.output
+    assert '"created": 1' in result.output
+
+
+async def test_exports_clean_control_characters_already_stored(
+    client: httpx.AsyncClient, keys: Keys, database: Database
+) -> None:
+    # Written past the API, as rows stored before the rule was: exports must still answer.
+    async with database.write_session() as session:
+        session.add(
+            Account(
+                platform="weibo",
+                handle="1234567890",
+                name="ctl\u0001name",
+                organization="办公室\u0002",
+                region_code="220102",
+            )
+        )
+    viewer = keys.header(keys.viewer)
+    xlsx = await client.get("/api/v1/accounts:export", params={"format": "xlsx"}, headers=viewer)
+    assert xlsx.status_code == 200, xlsx.text
+    row = [c.value for c in load_workbook(io.BytesIO(xlsx.content)).worksheets[0][2]]
+    assert row[:1] == ["ctl\ufffdname"] and "办公室\ufffd" in row
+    exported = await client.get("/api/v1/accounts:export", headers=viewer)
+    assert exported.status_code == 200
+    assert "ctl\ufffdname" in exported.content.decode("utf-8-sig")
+    for form in ("xlsx", "csv"):
+        summary = await client.get(
+            "/api/v1/reports/summary",
+            params={"group_by": "organization", "format": form},
+            headers=viewer,
+        )
+        assert summary.status_code == 200, summary.text
+        if form == "xlsx":
+            cells = load_workbook(io.BytesIO(summary.content)).worksheets[0]
+            assert cells["A2"].value == "办公室\ufffd"
+        else:
+            assert "办公室\ufffd" in summary.content.decode("utf-8-sig")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from app.accounts import service
-from app.accounts.importing import import_chunk
+from app.accounts.importing import SheetImport, parse_sheet, sheet_limits
 from app.accounts.models import Account
 from app.accounts.schemas import (
     AccountCreate,
@@ -24,13 +24,7 @@ from app.accounts.schemas import (
     OpenFlag,
     Platform,
 )
-from app.accounts.spreadsheet import (
-    SpreadsheetError,
-    read_rows,
-    upload_name,
-    write_csv,
-    write_xlsx,
-)
+from app.accounts.spreadsheet import upload_name, write_csv, write_xlsx
 from app.audit.service import record
 from app.db import utcnow
 from app.deps import OperatorDep, ReadSessionDep, SettingsDep, ViewerDep, WriteSessionDep
@@ -41,6 +35,7 @@ from app.flags import service as flags_service
 from app.flags.policy import FLAG_LABELS
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 from app.params import RegionPrefixQuery, RowId
+from app.sheets import SheetError, SheetTooLarge
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -212,15 +207,16 @@ async def import_accounts(
     file: Annotated[UploadFile, File(description="A CSV or XLSX sheet with Chinese headers.")],
     dry_run: Annotated[bool, Query(description="Validate only; write nothing.")] = False,
 ) -> ImportReport:
-    """Upsert the valid rows of a sheet and report every bad row by line and column."""
+    """Upsert the valid rows of a sheet and report every bad row by line and column; 413 or
+    422 naming the limit for a sheet past one (rows, columns, cell length, unzipped size)."""
     data = await _read_upload(file, settings.max_upload_bytes)
     try:
-        _header, rows = read_rows(data, file.filename or "")
-        sheet_rows = list(rows)
-    except SpreadsheetError as exc:
-        raise Problem(422, str(exc), errors=[{"field": "file", "message": str(exc)}]) from None
+        rows = await parse_sheet(data, file.filename or "", sheet_limits(settings))
+    except SheetError as exc:
+        status = 413 if isinstance(exc, SheetTooLarge) else 422
+        raise Problem(status, str(exc), errors=[{"field": "file", "message": str(exc)}]) from None
     egress = EgressGuard.for_monitors(settings)
-    report = await import_chunk(session, sheet_rows, principal, egress=egress, dry_run=dry_run)
+    report = await SheetImport(principal, egress=egress, dry_run=dry_run).all(session, rows)
     if not dry_run:
         record(
             session,

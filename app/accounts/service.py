@@ -28,8 +28,10 @@ from monitors.handles import URL_PLATFORMS
 __all__ = [
     "REGISTERED_ELSEWHERE",
     "AccountFilters",
+    "CheckedRow",
     "RowOutcome",
     "archive_account",
+    "check_row",
     "create_account",
     "find_account",
     "get_account",
@@ -37,6 +39,7 @@ __all__ = [
     "list_accounts",
     "update_account",
     "upsert_accounts",
+    "upsert_checked",
 ]
 
 # SQLite allows 32,766 bound parameters; two per key leaves ample room.
@@ -274,6 +277,18 @@ def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
     return errors
 
 
+CheckedRow = AccountCreate | list[dict[str, str]]
+
+
+def check_row(raw: dict[str, Any]) -> CheckedRow:
+    """One row validated as a new account, or its errors. Pure CPU (~30 µs a row): an import
+    runs it off the event loop."""
+    try:
+        return AccountCreate.model_validate(raw)
+    except ValidationError as exc:
+        return validation_errors(exc)
+
+
 async def upsert_accounts(
     session: AsyncSession,
     rows: Sequence[dict[str, Any]],
@@ -282,18 +297,29 @@ async def upsert_accounts(
     egress: EgressGuard,
     dry_run: bool = False,
 ) -> list[RowOutcome]:
-    """Create or update each row keyed by (platform, handle); bad rows are reported, not fatal.
+    """Create or update each row keyed by (platform, handle); see ``upsert_checked``."""
+    checked = [check_row(r) for r in rows]
+    return await upsert_checked(session, checked, principal, egress=egress, dry_run=dry_run)
+
+
+async def upsert_checked(
+    session: AsyncSession,
+    rows: Sequence[CheckedRow],
+    principal: Principal,
+    *,
+    egress: EgressGuard,
+    dry_run: bool = False,
+) -> list[RowOutcome]:
+    """Create or update each row checked by ``check_row``; bad rows are reported, not fatal.
 
     Existing accounts are loaded in a few chunked queries, so 10,000 rows cost a handful of
     round trips rather than one per row. With ``dry_run`` nothing is added to the session.
     """
     outcomes: list[RowOutcome | None] = [None] * len(rows)
     valid: dict[tuple[str, str], tuple[int, AccountCreate]] = {}
-    for index, raw in enumerate(rows):
-        try:
-            data = AccountCreate.model_validate(raw)
-        except ValidationError as exc:
-            outcomes[index] = RowOutcome("error", errors=validation_errors(exc))
+    for index, data in enumerate(rows):
+        if not isinstance(data, AccountCreate):
+            outcomes[index] = RowOutcome("error", errors=data)
             continue
         key = (str(data.platform), data.handle)
         if reason := _handle_refusal(key[0], data.handle, egress):

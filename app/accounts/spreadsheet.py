@@ -10,22 +10,16 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import PureWindowsPath
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.worksheet.formula import ArrayFormula
-
 from app.accounts.models import Account
+from app.sheets import SheetError, SheetLimits, export_text, read_records, restore_text, xlsx_bytes
 
 __all__ = [
     "COLUMNS",
     "SheetRow",
-    "SpreadsheetError",
     "read_rows",
     "to_api_row",
     "upload_name",
@@ -74,28 +68,14 @@ _LABELS = {"platform": PLATFORM_LABELS, "level": LEVEL_LABELS, "status": STATUS_
 _CODES = {field: {v: k for k, v in labels.items()} for field, labels in _LABELS.items()}
 _CODES["platform"] |= {"微信": "wechat", "苹果": "appstore", "App Store": "appstore"}
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _TAG_SEPARATORS = ("，", "；", ";", "、")
 
 
-class SpreadsheetError(ValueError):
-    """The file cannot be read as a registry sheet (wrong type, no header, missing columns)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SheetRow:
-    """One data row: its spreadsheet row number and its cells keyed by field name."""
-
-    line: int
-    cells: dict[str, str]
-
-
-def _neutralise(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _restore(text: str) -> str:
-    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
+# One data row: its spreadsheet row number and its (field, text) cells. Tuples of strings
+# only, which the garbage collector stops tracking: a sheet of 200,000 rows held between
+# parsing and upserting adds nothing to each full collection (which pauses every thread, the
+# event loop's too), where validated models added five objects a row (bench/README.md).
+SheetRow = tuple[int, tuple[tuple[str, str], ...]]
 
 
 def _export_cells(account: Account) -> list[str]:
@@ -107,7 +87,7 @@ def _export_cells(account: Account) -> list[str]:
             raw = getattr(account, field)
             value = "" if raw is None else str(raw)
             value = _LABELS.get(field, {}).get(value, value)
-        cells.append(_neutralise(value))
+        cells.append(value)
     return cells
 
 
@@ -118,7 +98,7 @@ def write_csv(accounts: Iterable[Account]) -> Iterator[str]:
     buffer.write("\ufeff")
     writer.writerow([h for h, _ in COLUMNS])
     for account in accounts:
-        writer.writerow(_export_cells(account))
+        writer.writerow([export_text(cell) for cell in _export_cells(account)])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -128,76 +108,7 @@ def write_csv(accounts: Iterable[Account]) -> Iterator[str]:
 
 def write_xlsx(accounts: Iterable[Account]) -> bytes:
     """An XLSX workbook with one sheet; every cell is text, never a formula."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("账号")
-    sheet.append([h for h, _ in COLUMNS])
-    for account in accounts:
-        row = []
-        for value in _export_cells(account):
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.data_type = "s"
-            row.append(cell)
-        sheet.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        broken = exc
-    # GB18030 reads almost any bytes, so UTF-8 with a few bad bytes would import as mojibake:
-    # text whose non-ASCII characters mostly decode as UTF-8 is broken UTF-8, not GBK.
-    lenient = data.decode("utf-8", errors="replace")
-    replaced = lenient.count("\ufffd")
-    if sum(1 for ch in lenient if ord(ch) > 0x7F) > 2 * replaced:
-        line = data.count(b"\n", 0, broken.start) + 1
-        raise SpreadsheetError(
-            f"the CSV file is not valid UTF-8: byte 0x{data[broken.start]:02x} on line {line}; "
-            "save it again as UTF-8 (or GBK)"
-        )
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError:
-        raise SpreadsheetError("the CSV file is neither UTF-8 nor GBK text") from None
-
-
-def _csv_records(data: bytes) -> Iterator[list[str]]:
-    text = _decode(data)
-    if "\x00" in text:
-        raise SpreadsheetError("the CSV file contains binary data")
-    try:
-        yield from csv.reader(io.StringIO(text, newline=""))
-    except csv.Error as exc:
-        raise SpreadsheetError(f"the CSV file is malformed: {exc}") from exc
-
-
-def _xlsx_records(data: bytes) -> Iterator[list[str]]:
-    # data_only=False: a formula cell is read as its formula text, never as a value computed
-    # by whoever saved the file (absent when a tool wrote it); it is stored as text and
-    # neutralised on export like any other cell starting with "=".
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise SpreadsheetError("the file is not a readable XLSX workbook") from exc
-    try:
-        sheet = workbook.worksheets[0]
-        for values in sheet.iter_rows(values_only=True):
-            yield [_cell_text(v) for v in values]
-    finally:
-        workbook.close()
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, ArrayFormula):
-        return str(value.text)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    return xlsx_bytes("账号", [[h for h, _ in COLUMNS], *(_export_cells(a) for a in accounts)])
 
 
 def upload_name(filename: str | None) -> str:
@@ -208,13 +119,16 @@ def upload_name(filename: str | None) -> str:
     return "".join(ch for ch in base if unicodedata.category(ch) not in ("Cc", "Cf"))[:100]
 
 
-def read_rows(data: bytes, filename: str) -> tuple[list[str], Iterator[SheetRow]]:
+def read_rows(
+    data: bytes, filename: str, limits: SheetLimits
+) -> tuple[list[str], Iterator[SheetRow]]:
     """Parse an uploaded CSV or XLSX file: its header and an iterator of data rows.
 
-    Raises SpreadsheetError when the type, header or required columns are wrong.
+    Raises SheetError (app/sheets.py) when the type, header or required columns are wrong or
+    the file breaks a limit.
     """
     is_xlsx = filename.lower().endswith(".xlsx") or data[:2] == b"PK"
-    records = _xlsx_records(data) if is_xlsx else _csv_records(data)
+    records = read_records(data, xlsx=is_xlsx, limits=limits)
     header: list[str] | None = None
     header_line = 0
     for raw_header in records:
@@ -223,11 +137,11 @@ def read_rows(data: bytes, filename: str) -> tuple[list[str], Iterator[SheetRow]
             header = [cell.strip() for cell in raw_header]
             break
     if header is None:
-        raise SpreadsheetError("the file is empty: it needs a header row")
+        raise SheetError("the file is empty: it needs a header row")
     fields = [_FIELD_OF.get(h) for h in header]
     missing = [HEADER_OF[f] for f in REQUIRED if f not in fields]
     if missing:
-        raise SpreadsheetError(f"missing column(s): {', '.join(missing)}")
+        raise SheetError(f"missing column(s): {', '.join(missing)}")
     return header, _data_rows(records, fields, first_line=header_line + 1)
 
 
@@ -237,12 +151,12 @@ def _data_rows(
     for line, record in enumerate(records, start=first_line):
         if not any(cell.strip() for cell in record):
             continue
-        cells = {
-            field: _restore(value.strip())
+        cells = tuple(
+            (field, restore_text(value.strip()))
             for field, value in zip(fields, record, strict=False)
             if field is not None
-        }
-        yield SheetRow(line=line, cells=cells)
+        )
+        yield line, cells
 
 
 def to_api_row(cells: dict[str, str]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """CSV and XLSX of the summary and the problem list, with Chinese headers.
 
-Cells a spreadsheet would run as a formula are neutralised as in the registry export.
+Cells are written as the registry export writes them (app/sheets.py ``export_text``): what a
+spreadsheet would run as a formula is neutralised, what it cannot hold is replaced.
 Times are written in the zone of the report's ``at``, so a supervisor who asked in +08:00
 reads Beijing time.
 """
@@ -13,15 +14,12 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-
 from app.accounts.models import Account
 from app.accounts.spreadsheet import PLATFORM_LABELS
-from app.accounts.spreadsheet import _neutralise as neutralise
 from app.flags.models import Flag
 from app.flags.policy import FLAG_LABELS
 from app.reports.service import CODES, GroupCounts
+from app.sheets import export_text, xlsx_bytes
 
 __all__ = ["problem_table", "summary_table", "to_csv", "to_xlsx"]
 
@@ -118,7 +116,7 @@ def problem_table(items: Iterable[tuple[Account, list[Flag]]], zone: tzinfo) -> 
 
 
 def _safe(value: Cell) -> Cell:
-    return neutralise(value) if isinstance(value, str) else value
+    return export_text(value) if isinstance(value, str) else value
 
 
 def to_csv(table: Table) -> bytes:
@@ -127,25 +125,12 @@ def to_csv(table: Table) -> bytes:
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer)
-    writer.writerow(header)
+    writer.writerow([_safe(cell) for cell in header])
     writer.writerows([_safe(cell) for cell in row] for row in rows)
     return buffer.getvalue().encode("utf-8")
 
 
 def to_xlsx(table: Table, sheet_name: str) -> bytes:
-    """An XLSX workbook with one sheet; every cell is text, never a formula."""
+    """An XLSX workbook with one sheet; every text cell is a string, never a formula."""
     header, rows = table
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(sheet_name)
-    sheet.append(header)
-    for values in rows:
-        row = []
-        for value in values:
-            cell = WriteOnlyCell(sheet, value=_safe(value))
-            if isinstance(value, str):
-                cell.data_type = "s"
-            row.append(cell)
-        sheet.append(row)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return xlsx_bytes(sheet_name, [header, *rows])

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
+from tests.conftest import Keys
+
 HANDLES = {
     "weibo": "1234567890",
     "wechat": "MzA3MDM3NjE5NQ==",
@@ -33,3 +37,16 @@ def account_payload(n: int = 1, **overrides: Any) -> dict[str, Any]:
     }
     payload.update(overrides)
     return payload
+
+
+async def post_import(
+    client: httpx.AsyncClient, keys: Keys, data: bytes, name: str, dry_run: bool = False
+) -> httpx.Response:
+    """Upload ``data`` as ``name`` to the import route with the operator key."""
+    return await client.post(
+        "/api/v1/accounts:import",
+        params={"dry_run": str(dry_run).lower()},
+        files={"file": (name, data)},
+        headers=keys.header(keys.operator),
+        timeout=120,
+    )

@@ -11,6 +11,7 @@ from openpyxl import Workbook, load_workbook
 
 from app.accounts.spreadsheet import COLUMNS
 from tests.accounts.factories import account_payload
+from tests.accounts.factories import post_import as _import
 from tests.conftest import Keys
 
 HEADERS = [h for h, _ in COLUMNS]
@@ -65,17 +66,6 @@ GOOD = [
         "@标签",
     ],
 ]
-
-
-async def _import(
-    client: httpx.AsyncClient, keys: Keys, data: bytes, name: str, dry_run: bool = False
-) -> httpx.Response:
-    return await client.post(
-        "/api/v1/accounts:import",
-        params={"dry_run": str(dry_run).lower()},
-        files={"file": (name, data)},
-        headers=keys.header(keys.operator),
-    )
 
 
 async def _all(client: httpx.AsyncClient, keys: Keys) -> list[dict[str, object]]:
@@ -229,3 +219,20 @@ async def test_chunked_oversized_json_is_413(client: httpx.AsyncClient, keys: Ke
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
     assert await _all(client, keys) == []
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+async def test_a_repeated_handle_is_a_row_error_in_whatever_chunk(
+    client: httpx.AsyncClient, keys: Keys, dry_run: bool
+) -> None:
+    # Rows are upserted 1,000 at a time: the repeat at line 1,502 lands in a later chunk than
+    # the row it repeats, which that chunk would otherwise take for an existing account.
+    rows = [["账号", "微博", str(1_000_000_000 + n), "单位", "220102"] for n in range(1500)]
+    rows.append(["重复", "微博", "1000000000", "单位", "220102"])
+    header = ["账号名称", "平台", "账号ID", "主办单位", "行政区划代码"]
+    response = await _import(client, keys, sheet_csv(rows, header), "a.csv", dry_run=dry_run)
+    report = response.json()
+    assert (report["created"], report["failed"]) == (1500, 1), report
+    assert report["errors"] == [
+        {"line": 1502, "column": "账号ID", "reason": "the same platform and handle as line 2"}
+    ]
