@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -23,10 +22,11 @@ from app.accounts.spreadsheet import SheetRow, read_rows, write_csv, write_xlsx
 from app.audit.service import record
 from app.auth import service as auth_service
 from app.auth.schemas import Role
-from app.auth.service import Principal
-from app.config import Settings, get_settings
+from app.config import Settings
+from app.console import CLI_PRINCIPAL, console, err, load_settings
 from app.db import Database, utcnow
 from app.egress import EgressGuard
+from app.inspections.cli import inspections_app
 from app.migrations import upgrade
 from app.params import is_region_prefix
 from app.reports import checkpoints as report_checkpoints
@@ -41,18 +41,7 @@ keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help
 accounts_app = typer.Typer(help="Import and export the account registry.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(accounts_app, name="accounts")
-
-console = Console()
-err = Console(stderr=True)
-CLI_PRINCIPAL = Principal(key_id=None, name="cli", role=Role.ADMIN, region_prefix=None)
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ValueError as exc:
-        err.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from None
+app.add_typer(inspections_app, name="inspections")
 
 
 def main() -> None:
@@ -69,7 +58,7 @@ def version() -> None:
 @app.command()
 def migrate() -> None:
     """Upgrade the database (LIVENESS_DATABASE_URL) to the newest schema."""
-    settings = _settings()
+    settings = load_settings()
     upgrade(settings.database_url)
     console.print("database is at the newest schema")
 
@@ -84,7 +73,7 @@ def serve(
 
     from app.main import create_app
 
-    settings = _settings()
+    settings = load_settings()
     if settings.is_sqlite and settings.auto_migrate:
         upgrade(settings.database_url)
     uvicorn.run(
@@ -115,7 +104,7 @@ def checkpoints(
 ) -> None:
     """Take the report summary checkpoints now due, all at once (the scheduler takes a few an
     hour). SQLite only: PostgreSQL keeps none."""
-    taken = asyncio.run(_checkpoints(_settings(), retake))
+    taken = asyncio.run(_checkpoints(load_settings(), retake))
     if taken is None:
         console.print("PostgreSQL keeps no summary checkpoints: nothing to do")
     else:
@@ -151,7 +140,7 @@ def keys_create(
     if region is not None and not is_region_prefix(region):
         err.print("[red]--region must be 1 to 6 ASCII digits of a region code, e.g. 2201[/red]")
         raise typer.Exit(2)
-    plain = asyncio.run(_create_key(_settings(), name, role, region))
+    plain = asyncio.run(_create_key(load_settings(), name, role, region))
     console.print(plain, soft_wrap=True, highlight=False)
 
 
@@ -180,7 +169,7 @@ async def _list_keys(settings: Settings) -> list[list[str]]:
 def keys_list() -> None:
     """List keys (never the keys themselves)."""
     table = Table("id", "name", "starts with", "role", "region", "state", "last used")
-    for row in asyncio.run(_list_keys(_settings())):
+    for row in asyncio.run(_list_keys(load_settings())):
         table.add_row(*row)
     console.print(table)
 
@@ -202,7 +191,7 @@ async def _revoke(settings: Settings, key_id: int) -> bool:
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (keys list).")]) -> None:
     """Revoke a key; it stops working at once."""
-    if not asyncio.run(_revoke(_settings(), key_id)):
+    if not asyncio.run(_revoke(load_settings(), key_id)):
         err.print(f"[red]no key with id {key_id}[/red]")
         raise typer.Exit(1)
     console.print(f"key {key_id} revoked")
@@ -249,7 +238,7 @@ def accounts_import(
 ) -> None:
     """Upsert accounts from a CSV or XLSX sheet with Chinese headers; report bad rows. The
     API's upload limits apply (LIVENESS_IMPORT_MAX_*)."""
-    settings = _settings()
+    settings = load_settings()
     try:
         _header, rows = read_rows(file.read_bytes(), file.name, sheet_limits(settings))
         sheet_rows = list(rows)
@@ -297,7 +286,7 @@ def accounts_export(
     if file.suffix.lower() not in (".csv", ".xlsx"):
         err.print("[red]the file name must end in .csv or .xlsx[/red]")
         raise typer.Exit(2)
-    accounts = asyncio.run(_load_all(_settings()))
+    accounts = asyncio.run(_load_all(load_settings()))
     try:
         if file.suffix.lower() == ".xlsx":
             file.write_bytes(write_xlsx(accounts))
@@ -331,7 +320,7 @@ def check(
     from monitors import Observation
     from monitors.report import check_once, render_json, render_text
 
-    settings = _settings()
+    settings = load_settings()
     config = settings.monitor_config()
     if base_url:
         config = config.with_base(base_url)
@@ -352,7 +341,7 @@ def check(
 
 
 def _scaled_settings(command: str) -> Settings:
-    settings = _settings()
+    settings = load_settings()
     if settings.is_sqlite:
         err.print(
             f"[red]liveness {command} needs PostgreSQL (scaled mode); on SQLite, "

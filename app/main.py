@@ -27,6 +27,7 @@ from app.errors import (
 )
 from app.events.router import router as webhooks_router
 from app.flags.router import router as flags_router
+from app.inspections.router import router as inspections_router
 from app.limits import BodyLimitMiddleware
 from app.metrics.process import set_build_info
 from app.metrics.router import router as metrics_router
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(checks_router)
     app.include_router(flags_router)
     app.include_router(reports_router)
+    app.include_router(inspections_router)
     app.include_router(webhooks_router)
     app.include_router(metrics_router)
     return app

@@ -8,6 +8,7 @@ from app.db import metadata
 from app.events.models import OutboxEvent
 from app.events.webhook_models import WebhookDelivery, WebhookEndpoint
 from app.flags.models import Flag, FlagChange, FlagSilence
+from app.inspections.models import Inspection, InspectionAccount, InspectionFlag
 from app.metrics.models import METRICS_INDEXES
 from app.reports.models import REPORT_INDEXES
 from app.scheduling.models import SchedulerHeartbeat
@@ -22,6 +23,9 @@ __all__ = [
     "Flag",
     "FlagChange",
     "FlagSilence",
+    "Inspection",
+    "InspectionAccount",
+    "InspectionFlag",
     "OutboxEvent",
     "PlatformHealth",
     "SchedulerHeartbeat",

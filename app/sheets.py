@@ -38,6 +38,7 @@ __all__ = [
     "read_records",
     "restore_text",
     "xlsx_bytes",
+    "xlsx_workbook",
 ]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -75,20 +76,27 @@ def restore_text(text: str) -> str:
 
 
 def xlsx_bytes(sheet_name: str, rows: Iterable[Sequence[str | int]]) -> bytes:
-    """A workbook of one sheet: text cells are strings made safe by ``export_text`` (never
-    formulas), numbers stay numbers."""
+    """A workbook of one sheet (see ``xlsx_workbook``)."""
+    return xlsx_workbook([(sheet_name, rows)])
+
+
+def xlsx_workbook(sheets: Iterable[tuple[str, Iterable[Sequence[str | int]]]]) -> bytes:
+    """A workbook of the named sheets, in order, written in openpyxl's write-only mode (rows
+    stream to the file, never held as cells): text cells are strings made safe by
+    ``export_text`` (never formulas), numbers stay numbers."""
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(sheet_name)
-    for values in rows:
-        row = []
-        for value in values:
-            cell = WriteOnlyCell(
-                sheet, value=export_text(value) if isinstance(value, str) else value
-            )
-            if isinstance(value, str):
-                cell.data_type = "s"
-            row.append(cell)
-        sheet.append(row)
+    for sheet_name, rows in sheets:
+        sheet = workbook.create_sheet(sheet_name)
+        for values in rows:
+            row = []
+            for value in values:
+                cell = WriteOnlyCell(
+                    sheet, value=export_text(value) if isinstance(value, str) else value
+                )
+                if isinstance(value, str):
+                    cell.data_type = "s"
+                row.append(cell)
+            sheet.append(row)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

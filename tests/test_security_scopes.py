@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from docx import Document
 from fastapi import FastAPI
 from openpyxl import load_workbook
 
@@ -28,6 +29,7 @@ CLOSED_PORT = "http://127.0.0.1:4"
 # Anything that names a Beijing row: its region, district, organisations, handles, key, hook.
 BEIJING = re.compile(r"1101\d\d|北京|东城区|10000000[56]|beijing", re.IGNORECASE)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 @pytest.fixture
@@ -104,10 +106,22 @@ async def _world(app: FastAPI, client: httpx.AsyncClient, database: Database, ke
         assert log.json()["items"], f"no delivery to the {hook} endpoint"
         ids[f"delivery_{hook}"] = log.json()["items"][0]["id"]
     ids["key_beijing"] = beijing_key_id
+    for name, headers, scope in (
+        ("inspection_jilin", admin, {"region_prefix": "2201"}),
+        ("inspection_beijing", beijing, {}),  # the Beijing key's own region
+    ):
+        body = {"name": name, "scope": scope}
+        taken = await client.post("/api/v1/inspections", json=body, headers=headers)
+        assert taken.status_code == 201, taken.text
+        ids[name] = taken.json()["id"]
     return World(jilin=jilin, admin=admin, ids=ids)
 
 
 def _text(response: httpx.Response) -> str:
+    if response.headers.get("content-type", "").startswith(DOCX):
+        document = Document(io.BytesIO(response.content))
+        cells = [c.text for t in document.tables for r in t.rows for c in r.cells]
+        return "\n".join([p.text for p in document.paragraphs] + cells)
     if response.headers.get("content-type", "").startswith(XLSX):
         workbook = load_workbook(io.BytesIO(response.content), read_only=True)
         cells = [
@@ -125,6 +139,7 @@ PARAM_ROWS = {
     "webhook_id": ("hook_jilin", "hook_beijing"),
     "delivery_id": ("delivery_jilin", "delivery_beijing"),
     "key_id": (None, "key_beijing"),
+    "inspection_id": ("inspection_jilin", "inspection_beijing"),
 }
 # Query values that reach for Beijing, for operations that take them.
 REACHING = {"region_code": "11", "organization": "东城区政府", "q": "北京"}
@@ -256,6 +271,11 @@ ATTEMPTS: dict[tuple[str, str], tuple[dict[str, Any], set[int]]] = {
         {404},
     ),
     ("post", "/api/v1/deliveries/{delivery_id}/redeliver"): ({}, {404}),
+    ("post", "/api/v1/inspections"): (
+        {"json": {"name": "x", "scope": {"region_prefix": "11"}}},
+        {403},
+    ),
+    ("delete", "/api/v1/inspections/{inspection_id}"): ({}, {404}),
 }
 
 
@@ -275,7 +295,10 @@ async def _beijing(client: httpx.AsyncClient, world: World) -> list[Any]:
         for k in (await client.get("/api/v1/keys", headers=admin)).json()
         if k["region_prefix"] == "1101"
     ]
-    return [accounts, flags, hook, deliveries.json(), keys]
+    inspection = await client.get(
+        f"/api/v1/inspections/{world.ids['inspection_beijing']}", headers=admin
+    )
+    return [accounts, flags, hook, deliveries.json(), keys, inspection.json()]
 
 
 async def test_no_write_reaches_a_row_of_another_region(

@@ -22,6 +22,7 @@ EVENT_TYPES = (
     "account.archived",
     "platform.degraded",
     "platform.recovered",
+    "inspection.created",
 )
 
 

@@ -33,6 +33,7 @@ SubscribableType = Literal[
     "account.archived",
     "platform.degraded",
     "platform.recovered",
+    "inspection.created",
     "webhook.disabled",
 ]
 RegionPrefix = str | None
