@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.accounts.schemas import Level, Platform
 from app.params import REGION_PREFIX_PATTERN, IsoDatetime
@@ -24,6 +24,8 @@ __all__ = [
 ]
 
 _MAX_VALUES = 100
+_SCOPE_FIELDS = ("region_prefix", "platforms", "departments", "levels", "categories")
+_SAMPLE_FIELDS = ("ratio", "size", "seed")
 
 
 def _sorted_unique(values: list[Any]) -> list[Any]:
@@ -73,9 +75,27 @@ class InspectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=200, examples=["2026年第四季度政务新媒体检查"])
-    at: IsoDatetime | None = Field(default=None, description="The time point; default now.")
+    at: IsoDatetime | None = Field(
+        default=None, description="The time point, not in the future; default now."
+    )
     scope: InspectionScope = Field(default_factory=InspectionScope)
     sample: InspectionSample | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nest(cls, data: Any) -> Any:
+        """Scope and sample fields given at the top level (``{"name", "region_prefix",
+        "ratio", "seed"}``) are read as if nested; given both ways they are refused."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for part, names in (("scope", _SCOPE_FIELDS), ("sample", _SAMPLE_FIELDS)):
+            flat = {n: data.pop(n) for n in names if n in data}
+            if flat:
+                if data.get(part) is not None:
+                    raise ValueError(f"give {', '.join(flat)} inside {part}, or all outside it")
+                data[part] = flat
+        return data
 
 
 class InspectionRow(BaseModel):

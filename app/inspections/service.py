@@ -148,6 +148,12 @@ async def take(
     ``seed`` draws the sample when the body gives none."""
     scope = _scope_of(body, principal)
     at = body.at or now
+    if at > now:
+        raise Problem(
+            422,
+            "the time point is in the future: nothing is known of it yet",
+            errors=[{"field": "at", "message": "a time point no later than now"}],
+        )
     sample = None
     if body.sample is not None:
         given = body.sample

@@ -95,6 +95,8 @@ async def test_roles_and_an_audited_delete(
         ({"name": "x", "sample": {"ratio": 1.5}}, "sample.ratio"),
         ({"name": "x", "sample": {"size": 3, "seed": -1}}, "sample.seed"),
         ({"name": "bad\u0001name"}, "name"),
+        ({"name": "x", "at": "2999-01-01T00:00:00+08:00"}, "at"),
+        ({"name": "x", "ratio": 0.5, "sample": {"size": 2}}, ""),
     ],
 )
 async def test_bad_input_is_refused_and_changes_nothing(
@@ -107,6 +109,18 @@ async def test_bad_input_is_refused_and_changes_nothing(
     fields = [e.get("field") for e in response.json().get("errors") or []]
     assert any(f and f.startswith(field) for f in fields), fields
     assert await _count(client, keys) == 0
+
+
+async def test_scope_and_sample_fields_may_be_given_flat(
+    client: httpx.AsyncClient, database: Database, keys: Keys
+) -> None:
+    await seed_history(database)
+    body = {"name": "x", "region_prefix": "22", "platforms": ["weibo"], "ratio": 1, "seed": 5}
+    made = await _post(client, keys.operator, body)
+    assert made.status_code == 201, made.text
+    row = made.json()
+    assert row["scope"]["region_prefix"] == "22" and row["scope"]["platforms"] == ["weibo"]
+    assert row["sample"]["seed"] == 5 and row["sample"]["ratio"] == 1
 
 
 async def test_missing_and_malformed_ids(client: httpx.AsyncClient, keys: Keys) -> None:
