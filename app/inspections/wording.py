@@ -58,7 +58,15 @@ def _unreachable(evidence: dict[str, Any]) -> str:
 
 
 def describe(code: str, evidence: dict[str, Any]) -> str:
-    """One problem as a sentence of the bulletin's problem list."""
+    """One problem as a sentence of the bulletin's problem list; its label alone when the
+    evidence does not read as the rules write it (a row stored by an older version)."""
+    try:
+        return _describe(code, evidence)
+    except (ValueError, TypeError, AttributeError):
+        return FLAG_LABELS.get(code, code)
+
+
+def _describe(code: str, evidence: dict[str, Any]) -> str:
     if code == "stale":
         return _silent(evidence, "更新")
     if code == "zombie":
