@@ -30,8 +30,8 @@ def test_every_character_is_written_to_a_sheet_as_itself_or_u_fffd() -> None:
     text = "".join(map(chr, range(0x10000)))
     cells = ["x" + text[start : start + 4096] for start in range(0, len(text), 4096)]
     sheet = load_workbook(io.BytesIO(xlsx_bytes("s", [cells]))).worksheets[0]
-    read = [str(cell.value) for cell in next(sheet.iter_rows())]
-    # XML reads a carriage return back as a line feed.
+    # Without lxml openpyxl reads a carriage return back as a line feed, with lxml as itself.
+    read = [str(cell.value).replace("\r", "\n") for cell in next(sheet.iter_rows())]
     assert read == [spreadsheet_safe(cell).replace("\r", "\n") for cell in cells]
     replaced = "".join(read).count(REPLACEMENT)
     assert replaced == 1 + 29 + 2048 + 2  # U+FFFD, C0 less tab/LF/CR, D800-DFFF, FFFE-FFFF
