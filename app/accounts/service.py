@@ -22,7 +22,6 @@ from app.auth.service import Principal
 from app.db import utcnow
 from app.egress import EgressGuard
 from app.events.service import account_data, emit_many
-from app.reports.moves import BulkMove, moving_in_bulk
 from monitors.handles import URL_PLATFORMS
 
 __all__ = [
@@ -335,21 +334,17 @@ async def upsert_checked(
         else:
             valid[key] = (index, data)
 
-    # A re-organisation edits thousands of accounts: their shares of the report checkpoints
-    # move in one statement at the end, not one trigger run (~10 ms) per account.
-    async with moving_in_bulk(session, hold=not dry_run) as bulk:
-        existing = await _load_by_keys(session, list(valid))
-        new_rows: list[tuple[RowOutcome, dict[str, Any]]] = []
-        for key, (index, data) in valid.items():
-            account = existing.get(key)
-            outcome, values = _apply_row(session, account, data, principal, dry_run, bulk)
-            outcomes[index] = outcome
-            if values is not None:
-                new_rows.append((outcome, values))
-        if new_rows and not dry_run:
-            await _insert_many(session, new_rows)
-        if not dry_run:
-            await _emit_upsert_events(session, existing, valid, outcomes, new_rows)
+    existing = await _load_by_keys(session, list(valid))
+    new_rows: list[tuple[RowOutcome, dict[str, Any]]] = []
+    for key, (index, data) in valid.items():
+        outcome, values = _apply_row(session, existing.get(key), data, principal, dry_run)
+        outcomes[index] = outcome
+        if values is not None:
+            new_rows.append((outcome, values))
+    if new_rows and not dry_run:
+        await _insert_many(session, new_rows)
+    if not dry_run:
+        await _emit_upsert_events(session, existing, valid, outcomes, new_rows)
     return [o if o is not None else RowOutcome("error") for o in outcomes]
 
 
@@ -384,7 +379,6 @@ def _apply_row(
     data: AccountCreate,
     principal: Principal,
     dry_run: bool,
-    bulk: BulkMove,
 ) -> tuple[RowOutcome, dict[str, Any] | None]:
     """Apply one validated row to an existing account, or return the values of a new one."""
     values = _row_values(data)
@@ -398,7 +392,6 @@ def _apply_row(
     if not changed:
         return RowOutcome("unchanged", account.id), None
     if not dry_run:
-        bulk.record(account)
         for field, value in changed.items():
             setattr(account, field, value)
         account.updated_at = utcnow()

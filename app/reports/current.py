@@ -1,16 +1,12 @@
-"""The summary as of now, from counters or from the open-flag mirror on each account.
+"""The summary as of now, from the open-flag mirror on each account (DESIGN §11).
 
 The flag lifecycle keeps ``Account.open_flags`` (one bit per code) and ``veto_open`` in the
-flags' own transaction (app/flags/service.py), so the current figures need no flag rows.
+flags' own transaction (app/flags/service.py), so the current figures need no flag rows: the
+per-group totals come from the covering report index, and the flag counts from a partial
+index of the accounts with a flag open (about a quarter of them). Same SQL on SQLite and
+PostgreSQL.
 
-- On SQLite, triggers on ``account`` keep per-group counters of those (``report_tally``,
-  app/reports/models.py), and the summary reads a few thousand counter rows.
-- On PostgreSQL (no counters: see revision b8e4f27c9a13) it aggregates the accounts: the
-  per-group totals from the covering report index, and the flag counts from a partial index
-  of the accounts with a flag open (about a quarter of them).
-
-A past time point (监测时间点) comes from flag history (``service.summary``), or on SQLite
-from counters corrected for what changed in between, when few accounts did (app/reports/past.py).
+A past time point (监测时间点) comes from flag history (``service.summary``).
 """
 
 from __future__ import annotations
@@ -24,10 +20,8 @@ from sqlmodel import col
 
 from app.accounts.models import Account
 from app.flags.policy import FLAG_BITS
-from app.reports.past import summary_at
 from app.reports.service import CODES, GROUP_COLUMNS, GroupCounts, ReadSessions
 from app.reports.service import summary as service_summary
-from app.reports.tally import from_tally
 
 __all__ = ["summary_as_of", "summary_now"]
 
@@ -72,13 +66,10 @@ _BIT_POSITIONS = [FLAG_BITS[code].bit_length() - 1 for code in CODES]
 
 
 async def summary_now(
-    read: ReadSessions, group_by: str, scope_prefix: str | None, *, tally: bool
+    read: ReadSessions, group_by: str, scope_prefix: str | None
 ) -> tuple[list[GroupCounts], GroupCounts]:
     """The summary as of now: the same figures as ``service.summary`` at now (the tests check
-    they agree). ``tally``: read the counters that SQLite's triggers keep; otherwise two
-    index passes over the accounts, one over the flagged accounts only."""
-    if tally:
-        return await from_tally(read, group_by, scope_prefix)
+    they agree), from two index passes over the accounts, one over the flagged ones only."""
     # One after the other in one read transaction (one snapshot): run at once on two
     # connections they contended for the GIL and took longer (~75 ms against ~58 ms).
     async with read() as session:
@@ -126,15 +117,9 @@ async def summary_as_of(
     at: datetime | None,
     *,
     scope_prefix: str | None,
-    tally: bool,
 ) -> tuple[list[GroupCounts], GroupCounts]:
-    """The summary as of ``at`` (None: now) by the fastest read that gives its figures: the
-    counters (``tally``, SQLite), corrected for the accounts changed since a recent ``at``;
-    else the accounts' open-flag mirror now, or flag history for a past ``at``."""
+    """The summary as of ``at`` (None: now): the accounts' open-flag mirror now, flag history
+    for a past ``at``. The one read path of each (DESIGN §11)."""
     if at is None:
-        return await summary_now(read, group_by, scope_prefix, tally=tally)
-    if tally:
-        found = await summary_at(read, group_by, at, scope_prefix)
-        if found is not None:
-            return found
+        return await summary_now(read, group_by, scope_prefix)
     return await service_summary(read, group_by, at, scope_prefix=scope_prefix)
