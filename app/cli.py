@@ -1,5 +1,5 @@
 """The `liveness` command: run the service, migrate, manage keys, import and export accounts,
-take the report checkpoints."""
+take inspections."""
 
 from __future__ import annotations
 
@@ -24,12 +24,11 @@ from app.auth import service as auth_service
 from app.auth.schemas import Role
 from app.config import Settings
 from app.console import CLI_PRINCIPAL, console, err, load_settings
-from app.db import Database, utcnow
+from app.db import Database
 from app.egress import EgressGuard
 from app.inspections.cli import inspections_app
 from app.migrations import upgrade
 from app.params import is_region_prefix
-from app.reports import checkpoints as report_checkpoints
 from app.sheets import SheetError
 
 app = typer.Typer(
@@ -82,33 +81,6 @@ def serve(
         port=port or settings.port,
         log_level=settings.log_level,
     )
-
-
-async def _checkpoints(settings: Settings, retake: bool) -> int | None:
-    database = Database(settings.database_url)
-    try:
-        if not database.is_sqlite:
-            return None
-        now = utcnow()
-        every = len(report_checkpoints.due_times(now))
-        return await report_checkpoints.maintain(database, now, limit=every, retake=retake)
-    finally:
-        await database.dispose()
-
-
-@app.command()
-def checkpoints(
-    retake: Annotated[
-        bool, typer.Option("--retake", help="Work every one out again (after a back-dated import).")
-    ] = False,
-) -> None:
-    """Take the report summary checkpoints now due, all at once (the scheduler takes a few an
-    hour). SQLite only: PostgreSQL keeps none."""
-    taken = asyncio.run(_checkpoints(load_settings(), retake))
-    if taken is None:
-        console.print("PostgreSQL keeps no summary checkpoints: nothing to do")
-    else:
-        console.print(f"took {taken} summary checkpoints")
 
 
 async def _create_key(settings: Settings, name: str, role: Role, region: str | None) -> str:

@@ -36,8 +36,8 @@ _EXAMPLE = "e.g. 2026-11-01T00:00:00+08:00"
 # The times a client may give. Python's datetime holds years 1 to 9999 only, so
 # 9999-12-31T23:59:59-12:00 or 0001-01-01T00:00:00+01:00 parse but cannot be turned into UTC,
 # which the database layer does to every time it binds (OverflowError, a 500). The routes
-# compare and store these times (since, at, until) and compute times around them (checkpoints a
-# day or a week apart, intervals added to now); within 1900..9000 UTC all of that stays inside
+# compare and store these times (since, at, until) and compute times around them (a day or a
+# week apart, intervals added to now); within 1900..9000 UTC all of that stays inside
 # Python's range, SQLite's fixed-width ISO text (which sorts as time only with 4-digit years) and
 # PostgreSQL's timestamptz, with centuries to spare. Nothing this service watches predates 1900,
 # the first day of the date system of the spreadsheets it exports.

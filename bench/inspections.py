@@ -1,20 +1,20 @@
 """Bench: taking an inspection of 100,000 accounts, whole and as a 35% sample, and reading it.
 
-Builds (or reuses, ``--keep``) the registry of bench/reports.py (100,000 accounts, 1,000,000
-checks, 30,000 open and 50,000 resolved flags), then runs the code ``POST /api/v1/inspections``
+Builds (or reuses, ``--keep`` or ``--database-url``) the registry of bench/report_data.py
+(100,000 accounts, 1,000,000 checks, 30,000 open and 50,000 resolved flags) on SQLite or
+PostgreSQL, then runs the code ``POST /api/v1/inspections``
 runs (``service.take`` in one write transaction) and what ``GET /api/v1/inspections/{id}`` and
 the exports run, timing each. The time point is 7 days before the data's now, so the flags and
 checks after it are read and left out.
 
     .venv/bin/python bench/inspections.py --keep /tmp/r.db
+    .venv/bin/python bench/inspections.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/rp_bench
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import platform
-import sqlite3
 import sys
 import tempfile
 import time
@@ -26,7 +26,8 @@ from typing import Any, TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pydantic_core import to_json
-from reports import NOW, _cpu, build_database
+from report_data import NOW, build_database, existing_data, sqlite_url
+from reports import machine
 
 from app.auth.schemas import Role
 from app.auth.service import Principal
@@ -91,17 +92,18 @@ async def run(url: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", type=Path, help="build (or reuse) the SQLite file at this path")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--keep", type=Path, help="build (or reuse) a SQLite file at this path")
+    where.add_argument("--database-url", help="build in (or reuse) this database")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        path = args.keep or Path(tmp) / "inspections.db"
-        if not path.exists():
+        url = args.database_url or sqlite_url(args.keep or Path(tmp) / "inspections.db")
+        if existing_data(url) is None:
             started = time.perf_counter()
-            build_database(path)
-            print(f"built {path} in {time.perf_counter() - started:.1f} s")
-        versions = f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-        print(f"machine: {_cpu()}, {versions}")
-        asyncio.run(run(f"sqlite+aiosqlite:///{path}"))
+            build_database(url)
+            print(f"built in {time.perf_counter() - started:.1f} s")
+        print(f"machine: {machine(url)}")
+        asyncio.run(run(url))
 
 
 if __name__ == "__main__":

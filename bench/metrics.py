@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/metrics.py [--keep /tmp/reports.db] [--scrapes 10]
 
-Uses the database of bench/reports.py (built with ``build_database``, or reused with
+Uses the database of bench/report_data.py (built with ``build_database``, or reused with
 ``--keep``) and times scrapes through the ASGI app, after a warm-up scrape.
 """
 
@@ -20,18 +20,17 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from reports import build_database
+from report_data import build_database, existing_data, sqlite_url
 
 from app.config import Settings
 from app.main import create_app
-from app.migrations import upgrade
 
 
 async def time_scrapes(path: Path, scrapes: int, per_account: bool) -> tuple[list[float], int]:
     """Milliseconds per scrape and the size of the last answer in bytes."""
     settings = Settings(
         _env_file=None,
-        database_url=f"sqlite+aiosqlite:///{path}",
+        database_url=sqlite_url(path),
         scheduler_enabled=False,
         metrics_per_account=per_account,
     )
@@ -59,10 +58,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.keep or Path(tmp) / "reports.db"
-        if path.exists():
-            upgrade(f"sqlite+aiosqlite:///{path}")
-        else:
-            build_database(path, accounts=args.accounts)
+        if existing_data(sqlite_url(path)) is None:
+            build_database(sqlite_url(path), accounts=args.accounts)
         print(f"{'per-account series':<20} {'n':>4} {'p50 ms':>8} {'max ms':>8} {'bytes':>11}")
         for per_account in (True, False):
             samples, size = asyncio.run(time_scrapes(path, args.scrapes, per_account))

@@ -10,8 +10,6 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from app.config import get_settings
-from app.db import utcnow
-from app.reports.checkpoints import due_times
 
 runner = CliRunner(env={"COLUMNS": "300", "TERMINAL_WIDTH": "300", "NO_COLOR": "1"})
 
@@ -31,6 +29,7 @@ def test_help_lists_every_command() -> None:
     assert result.exit_code == 0
     for command in ("serve", "migrate", "keys", "accounts", "version"):
         assert command in result.output
+    assert "checkpoints" not in result.output  # summaries keep no checkpoints (issue 17)
 
 
 def test_keys_lifecycle(sqlite_env: Path) -> None:
@@ -144,14 +143,3 @@ def test_serve_upgrades_a_sqlite_database_first(
         )
     }
     assert {"account", "api_key", "audit_log", "alembic_version"} <= tables
-
-
-def test_checkpoints_take_what_is_due_then_retake(sqlite_env: Path) -> None:
-    runner.invoke(app, ["migrate"])
-    due = len(due_times(utcnow()))
-    first = runner.invoke(app, ["checkpoints"])
-    assert first.exit_code == 0 and f"took {due} summary checkpoints" in first.output
-    again = runner.invoke(app, ["checkpoints"])
-    assert "took 0 summary checkpoints" in again.output
-    retaken = runner.invoke(app, ["checkpoints", "--retake"])
-    assert f"took {due} summary checkpoints" in retaken.output

@@ -1,7 +1,7 @@
 """inspections: frozen rounds, their accounts and flags
 
 Revision ID: 9d4a6c2e8b51
-Revises: f3b7d1a9c2e6
+Revises: 5b0e7c1d2a93
 Create Date: 2026-12-04 18:48:09.062170
 """
 
@@ -13,7 +13,7 @@ import app.db
 from alembic import op
 
 revision: str = "9d4a6c2e8b51"
-down_revision: str | None = "f3b7d1a9c2e6"
+down_revision: str | None = "5b0e7c1d2a93"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,13 +5,14 @@ Functions take the caller's session and never commit: the request or CLI scope d
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, func, insert, or_, tuple_
+from sqlalchemy import ColumnElement, and_, func, insert, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,7 +23,6 @@ from app.auth.service import Principal
 from app.db import utcnow
 from app.egress import EgressGuard
 from app.events.service import account_data, emit_many
-from app.reports.moves import BulkMove, moving_in_bulk
 from monitors.handles import URL_PLATFORMS
 
 __all__ = [
@@ -335,21 +335,17 @@ async def upsert_checked(
         else:
             valid[key] = (index, data)
 
-    # A re-organisation edits thousands of accounts: their shares of the report checkpoints
-    # move in one statement at the end, not one trigger run (~10 ms) per account.
-    async with moving_in_bulk(session, hold=not dry_run) as bulk:
-        existing = await _load_by_keys(session, list(valid))
-        new_rows: list[tuple[RowOutcome, dict[str, Any]]] = []
-        for key, (index, data) in valid.items():
-            account = existing.get(key)
-            outcome, values = _apply_row(session, account, data, principal, dry_run, bulk)
-            outcomes[index] = outcome
-            if values is not None:
-                new_rows.append((outcome, values))
-        if new_rows and not dry_run:
-            await _insert_many(session, new_rows)
-        if not dry_run:
-            await _emit_upsert_events(session, existing, valid, outcomes, new_rows)
+    existing = await _load_by_keys(session, list(valid))
+    new_rows: list[tuple[RowOutcome, dict[str, Any]]] = []
+    for key, (index, data) in valid.items():
+        outcome, values = _apply_row(session, existing.get(key), data, principal, dry_run)
+        outcomes[index] = outcome
+        if values is not None:
+            new_rows.append((outcome, values))
+    if new_rows and not dry_run:
+        await _insert_many(session, new_rows)
+    if not dry_run:
+        await _emit_upsert_events(session, existing, valid, outcomes, new_rows)
     return [o if o is not None else RowOutcome("error") for o in outcomes]
 
 
@@ -369,12 +365,9 @@ async def _insert_many(
         params = [values | {"created_at": now, "updated_at": now} for _o, values in chunk]
         await connection.execute(insert(table), params)
     by_key = {(values["platform"], values["handle"]): outcome for outcome, values in new_rows}
-    keys = list(by_key)
-    for start in range(0, len(keys), _KEY_CHUNK):
-        query = select(col(Account.id), col(Account.platform), col(Account.handle)).where(
-            tuple_(col(Account.platform), col(Account.handle)).in_(keys[start : start + _KEY_CHUNK])
-        )
-        for account_id, platform, handle in (await session.exec(query)).all():
+    for condition in _by_keys(list(by_key)):
+        query = select(col(Account.id), col(Account.platform), col(Account.handle))
+        for account_id, platform, handle in (await session.exec(query.where(condition))).all():
             by_key[(platform, handle)].account_id = account_id
 
 
@@ -384,7 +377,6 @@ def _apply_row(
     data: AccountCreate,
     principal: Principal,
     dry_run: bool,
-    bulk: BulkMove,
 ) -> tuple[RowOutcome, dict[str, Any] | None]:
     """Apply one validated row to an existing account, or return the values of a new one."""
     values = _row_values(data)
@@ -398,7 +390,6 @@ def _apply_row(
     if not changed:
         return RowOutcome("unchanged", account.id), None
     if not dry_run:
-        bulk.record(account)
         for field, value in changed.items():
             setattr(account, field, value)
         account.updated_at = utcnow()
@@ -434,9 +425,21 @@ async def _load_by_keys(
     session: AsyncSession, keys: list[tuple[str, str]]
 ) -> dict[tuple[str, str], Account]:
     found: dict[tuple[str, str], Account] = {}
-    for start in range(0, len(keys), _KEY_CHUNK):
-        chunk = keys[start : start + _KEY_CHUNK]
-        query = select(Account).where(tuple_(col(Account.platform), col(Account.handle)).in_(chunk))
-        for account in (await session.exec(query)).all():
+    for condition in _by_keys(keys):
+        for account in (await session.exec(select(Account).where(condition))).all():
             found[(account.platform, account.handle)] = account
     return found
+
+
+def _by_keys(keys: list[tuple[str, str]]) -> Iterator[ColumnElement[bool]]:
+    """Conditions that together match the accounts with these (platform, handle) keys, a
+    chunk of one platform's handles each: ``platform = ? AND handle IN (…)`` searches the
+    unique (platform, handle) index, where SQLite scans the whole table for a row-value IN
+    (~35 ms a chunk of 500 at 100,000 accounts, against ~4)."""
+    handles: dict[str, list[str]] = defaultdict(list)
+    for platform, handle in keys:
+        handles[platform].append(handle)
+    for platform, of_platform in handles.items():
+        for start in range(0, len(of_platform), _KEY_CHUNK):
+            chunk = of_platform[start : start + _KEY_CHUNK]
+            yield and_(col(Account.platform) == platform, col(Account.handle).in_(chunk))

@@ -23,8 +23,7 @@ class Flag(SQLModel, table=True):
     __table_args__ = (
         Index("ix_flag_state_code", "state", "code"),
         Index("ix_flag_account_id_code", "account_id", "code"),
-        # account_id too: the reports find the accounts changed after a time point from it.
-        Index("ix_flag_opened_at", "opened_at", "account_id"),
+        Index("ix_flag_opened_at", "opened_at"),
         Index(
             "uq_flag_open_account_code",
             "account_id",

@@ -84,15 +84,14 @@ async def summary(
     format: FormatQuery = "json",
 ) -> Response:
     """Totals, checked, passing (合格: no single-veto flag open), pass rate and open-flag counts
-    per group as of ``at``, within the key's region: the same figures as flag history gives,
-    read from the fastest source (``current.summary_as_of``)."""
+    per group as of ``at``, within the key's region: as of now from the accounts' open-flag
+    mirror, as of a past ``at`` from flag history (``current.summary_as_of``)."""
     when = _at(at)
     groups, totals = await current.summary_as_of(
         database.read_session,
         group_by,
         None if at is None or when >= utcnow() else when,
         scope_prefix=principal.region_prefix,
-        tally=database.is_sqlite,
     )
     if format != "json":
         table = export.summary_table(group_by, groups, totals)

@@ -75,9 +75,9 @@ class GroupCounts:
 def open_at(at: datetime | ColumnElement[Any], *, scan: bool = False) -> ColumnElement[bool]:
     """Flags open at ``at`` (a time, or a column of times), from their history.
 
-    ``scan`` wraps opened_at and resolved_at in no-ops so SQLite cannot range-search
-    ix_flag_opened_at or ix_flag_resolved_at (which read every matching flag row, in time
-    order) and scans the narrow covering ix_flag_report instead, in account order.
+    ``scan`` wraps opened_at and resolved_at in no-ops so SQLite cannot range-search an
+    index on either (ix_flag_opened_at: every matching flag row read, in time order) and
+    scans the narrow covering ix_flag_report instead, in account order.
     """
     opened_at: Any = col(Flag.opened_at)
     resolved_at: Any = col(Flag.resolved_at)

@@ -1,5 +1,5 @@
-"""The few fixed APScheduler jobs (DESIGN §9): claim due accounts, canaries, retention, and
-the report checkpoints.
+"""The few fixed APScheduler jobs (DESIGN §9): claim due accounts, canaries, retention,
+webhook delivery.
 
 APScheduler 3.11 only decides *when to look*; the schedule itself lives in the account table,
 and the claim is idempotent, so a second scheduler started by mistake does no harm.
@@ -22,7 +22,6 @@ from app.checks.pipeline import CheckRunner
 from app.config import Settings
 from app.db import unwritable_reason
 from app.events.sender import Deliverer
-from app.reports import checkpoints
 from app.scheduling import dispatch
 from app.scheduling.canaries import run_canaries
 from app.scheduling.dispatch import Claim
@@ -94,10 +93,6 @@ class Scheduler:
             if batch == 0:
                 return deleted
 
-    async def report_checkpoints(self, now: datetime | None = None) -> int:
-        """Take the summary checkpoints now due and drop the expired ones (SQLite only)."""
-        return await checkpoints.maintain(self.runner.database, now or self.runner.clock())
-
     async def canaries(self) -> None:
         """Check every platform's canaries and store the verdicts."""
         for verdict, changed in await run_canaries(self.runner):
@@ -131,16 +126,6 @@ class Scheduler:
             name="retention",
             **common,
         )
-        if self.runner.database.is_sqlite:
-            aps.add_job(
-                self._safe(self.report_checkpoints),
-                "interval",
-                hours=1,
-                id="report_checkpoints",
-                name="report_checkpoints",
-                next_run_time=self.runner.clock() + timedelta(minutes=1),
-                **common,
-            )
         if settings.canaries:
             aps.add_job(
                 self._safe(self.canaries),

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from app.accounts.models import Account
@@ -17,7 +16,6 @@ from app.db import Database, utcnow
 from app.flags import service as flags_service
 from app.flags.policy import FLAG_BITS, FLAG_LABELS, FlagRule
 from app.flags.rules import Decision
-from app.reports.models import report_tally
 from tests.conftest import Keys
 from tests.reports.registry import T1, T2, seed_registry
 
@@ -229,12 +227,3 @@ async def test_bad_input_names_the_field(
 
 async def test_needs_a_key(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/reports/summary")).status_code == 401
-
-
-async def test_counters_are_kept_on_sqlite_only(database: Database) -> None:
-    """SQLite's triggers fill report_tally; PostgreSQL aggregates the accounts instead."""
-    await seed_registry(database)
-    async with database.read_session() as session:
-        connection = await session.connection()
-        count = await connection.scalar(sa.select(sa.func.count()).select_from(report_tally))
-    assert (count or 0) > 0 if database.is_sqlite else count == 0

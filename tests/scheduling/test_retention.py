@@ -1,5 +1,4 @@
-"""Old check rows are deleted by the retention job; snapshots stay. The report checkpoints' job
-takes what is due."""
+"""Old check rows are deleted by the retention job; snapshots stay."""
 
 from __future__ import annotations
 
@@ -17,8 +16,6 @@ from app.checks.models import CheckResult
 from app.checks.pipeline import CheckRunner
 from app.config import Settings
 from app.db import Database
-from app.reports import checkpoints
-from app.reports.models import report_checkpoint_time
 from app.scheduling.inline import InlineExecutor
 from app.scheduling.scheduler import Scheduler
 
@@ -95,24 +92,3 @@ async def test_a_job_cancelled_at_shutdown_is_a_stop_not_a_failure(
         running.cancel()
         with pytest.raises(asyncio.CancelledError):
             await running
-
-
-async def test_checkpoint_job_takes_the_due_checkpoints_on_sqlite_only(
-    database: Database, settings: Settings
-) -> None:
-    """The scheduler's hourly job: on SQLite it takes the checkpoints due (a batch per run);
-    on PostgreSQL, which keeps no counters, it takes none."""
-    async with httpx.AsyncClient() as client:
-        runner = CheckRunner(database=database, client=client, settings=settings)
-        scheduler = Scheduler(runner, InlineExecutor(runner), name="t")
-        taken = await scheduler.report_checkpoints(NOW)
-    async with database.read_session() as session:
-        connection = await session.connection()
-        times = list(
-            (await connection.execute(select(report_checkpoint_time.c.taken_at))).scalars()
-        )
-    if database.is_sqlite:
-        assert taken == checkpoints.PER_RUN
-        assert sorted(times, reverse=True) == checkpoints.due_times(NOW)[: checkpoints.PER_RUN]
-    else:
-        assert (taken, times) == (0, [])
