@@ -21,8 +21,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Dialect, MetaData, Table, Text, TypeDecorator, event
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Dialect,
+    MetaData,
+    Table,
+    Text,
+    TypeDecorator,
+    event,
+    insert,
+)
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,6 +47,7 @@ __all__ = [
     "Database",
     "UTCDateTime",
     "Unwritable",
+    "insert_rows",
     "sync_url",
     "unwritable_reason",
     "utcnow",
@@ -260,6 +276,29 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+async def insert_rows(
+    connection: AsyncConnection, table: Table, rows: list[dict[str, Any]]
+) -> None:
+    """Insert many rows of ``table`` (dicts with the same keys) in the caller's transaction.
+
+    On PostgreSQL with COPY: executemany sends a statement per row (~35 µs each, 4.5 s for
+    the 124,000 rows of an inspection of 100,000 accounts, against 0.6 s); SQLite runs in
+    process and takes executemany as fast as it comes."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        await connection.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    columns = ", ".join(f'"{name}"' for name in names)  # the table's own column names
+    raw = await connection.get_raw_connection()
+    statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    cursor = raw.driver_connection.cursor()  # type: ignore[union-attr]
+    async with cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            await copy.write_row([row[name] for name in names])
 
 
 def utcnow() -> datetime:

@@ -16,12 +16,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, insert
+from sqlalchemy import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit.service import record
 from app.auth.service import Principal
+from app.db import insert_rows
 from app.errors import Problem
 from app.events.service import emit
 from app.flags.policy import FLAG_LABELS
@@ -119,14 +120,14 @@ async def _write_rows(
         for row, account in zip(rows, chunk, strict=True):
             for name in _ACCOUNT_FIELDS:
                 row[name] = getattr(account, name)
-        await connection.execute(insert(account_table), rows)
+        await insert_rows(connection, account_table, rows)
         flags = [f for account in chunk for f in account.flags]
         if flags:
             params = [
                 {"inspection_id": inspection_id} | {n: getattr(f, n) for n in _FLAG_FIELDS}
                 for f in flags
             ]
-            await connection.execute(insert(flag_table), params)
+            await insert_rows(connection, flag_table, params)
         progress(start + len(chunk), len(accounts))
 
 

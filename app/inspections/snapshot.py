@@ -5,7 +5,7 @@ counts them (app/reports/service.py); the registry keeps no history of its field
 frozen as registered when the inspection is taken. Flags are those open at ``at``, from their
 history. An account's last check is the latest stored by ``at``: an account is checked one
 check at a time (under its lease), so its checks are stored in the order they were made and
-the highest id by ``at`` is the latest.
+the highest id by ``at`` is the latest. Its last post is the newest any check saw by ``at``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, and_, func
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
@@ -63,36 +63,43 @@ class Snapshot:
     accounts: list[FrozenAccount]
 
 
-def _latest_check(at: datetime, *, with_post: bool = False) -> Any:
-    conditions = [col(CheckResult.account_id) == col(Account.id), col(CheckResult.checked_at) <= at]
-    if with_post:
-        conditions.append(col(CheckResult.last_post_at).is_not(None))
-    column = col(CheckResult.last_post_at) if with_post else col(CheckResult.id)
+def _last_checks(scope: Scope, at: datetime) -> sa.Subquery:
+    """Per account in scope with a check by ``at``: its latest check (``rn`` = 1) and the
+    newest post any of its checks saw by then. One pass over those accounts' checks, in
+    index order (account, id): 100,000 correlated look-ups cost twice as much on PostgreSQL."""
+    in_scope = sa.select(col(Account.id)).where(*scope.conditions(at))
+    by_account = col(CheckResult.account_id)
     return (
-        sa.select(column)
-        .where(*conditions)
-        .order_by(col(CheckResult.id).desc())
-        .limit(1)
-        .correlate(Account)
-        .scalar_subquery()
+        sa.select(
+            by_account.label("account_id"),
+            col(CheckResult.id).label("id"),
+            col(CheckResult.checked_at).label("checked_at"),
+            col(CheckResult.outcome).label("outcome"),
+            func.max(col(CheckResult.last_post_at)).over(partition_by=by_account).label("post"),
+            func.row_number()
+            .over(partition_by=by_account, order_by=col(CheckResult.id).desc())
+            .label("rn"),
+        )
+        .where(col(CheckResult.checked_at) <= at, by_account.in_(in_scope))
+        .subquery("last_check")
     )
 
 
 def _accounts_query(scope: Scope, at: datetime) -> sa.Select[Any]:
-    last = sa.alias(CheckResult.__table__, "last_check")  # type: ignore[attr-defined]
+    last = _last_checks(scope, at)
     registry = Account.__table__.c  # type: ignore[attr-defined]
     return (
         sa.select(
             col(Account.id),
             *(registry[name] for name in REGISTRY_FIELDS),
             col(Account.first_checked_at) <= at,
-            _latest_check(at, with_post=True),
+            last.c.post,
             last.c.checked_at,
             last.c.id,
             last.c.outcome,
         )
         .select_from(Account)
-        .outerjoin(last, last.c.id == _latest_check(at))
+        .outerjoin(last, and_(last.c.account_id == col(Account.id), last.c.rn == 1))
         .where(*scope.conditions(at))
         .order_by(col(Account.id))
     )
