@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy import ColumnElement, func
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
@@ -63,13 +63,14 @@ class Snapshot:
     accounts: list[FrozenAccount]
 
 
-def _last_checks(scope: Scope, at: datetime) -> sa.Subquery:
-    """Per account in scope with a check by ``at``: its latest check (``rn`` = 1) and the
-    newest post any of its checks saw by then. One pass over those accounts' checks, in
-    index order (account, id): 100,000 correlated look-ups cost twice as much on PostgreSQL."""
+def _last_checks_query(scope: Scope, at: datetime) -> sa.Select[Any]:
+    """Per account in scope with a check by ``at``: its latest check and the newest post any
+    of its checks saw by then. One pass over those accounts' checks in index order (account,
+    id): 100,000 correlated look-ups cost twice as much on PostgreSQL. Read apart from the
+    accounts: joined to them, SQLite scans the whole window result once per account."""
     in_scope = sa.select(col(Account.id)).where(*scope.conditions(at))
     by_account = col(CheckResult.account_id)
-    return (
+    ranked = (
         sa.select(
             by_account.label("account_id"),
             col(CheckResult.id).label("id"),
@@ -81,25 +82,21 @@ def _last_checks(scope: Scope, at: datetime) -> sa.Subquery:
             .label("rn"),
         )
         .where(col(CheckResult.checked_at) <= at, by_account.in_(in_scope))
-        .subquery("last_check")
+        .subquery("ranked")
     )
+    return sa.select(
+        ranked.c.account_id, ranked.c.post, ranked.c.checked_at, ranked.c.id, ranked.c.outcome
+    ).where(ranked.c.rn == 1)
 
 
 def _accounts_query(scope: Scope, at: datetime) -> sa.Select[Any]:
-    last = _last_checks(scope, at)
     registry = Account.__table__.c  # type: ignore[attr-defined]
     return (
         sa.select(
             col(Account.id),
             *(registry[name] for name in REGISTRY_FIELDS),
             col(Account.first_checked_at) <= at,
-            last.c.post,
-            last.c.checked_at,
-            last.c.id,
-            last.c.outcome,
         )
-        .select_from(Account)
-        .outerjoin(last, and_(last.c.account_id == col(Account.id), last.c.rn == 1))
         .where(*scope.conditions(at))
         .order_by(col(Account.id))
     )
@@ -165,12 +162,17 @@ async def read_snapshot(
             )
             frozen.check_id = _check_id(evidence)
             flags.setdefault(account_id, []).append(frozen)
+    last = {
+        account_id: rest
+        for account_id, *rest in await connection.execute(_last_checks_query(scope, at))
+    }
+    no_check = (None, None, None, None)
     accounts = []
-    for row in await connection.execute(_accounts_query(scope, at)):
-        account_id, *registry, checked, last_post_at, checked_at, check_id, outcome = row
+    for account_id, *registry, checked in await connection.execute(_accounts_query(scope, at)):
         if chosen is not None and account_id not in chosen:
             continue
         own = flags.get(account_id, [])
+        last_post_at, checked_at, check_id, outcome = last.get(account_id, no_check)
         accounts.append(
             FrozenAccount(
                 account_id,
