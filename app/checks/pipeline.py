@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -35,6 +37,7 @@ from app.egress import EgressGuard
 from app.flags.evaluation import evaluate_accounts
 from app.flags.policy import Policy, load_policy
 from app.metrics.process import record_check
+from app.scheduling.limits import PlatformLimits
 from app.scheduling.policy import Cadence, next_due
 from monitors import Monitor, MonitorConfig, Observation, Outcome
 from monitors.http import EGRESS_REFUSED
@@ -65,10 +68,20 @@ def make_http_client(settings: Settings, *, trusted: Iterable[str] = ()) -> http
     )
 
 
+# The platform an observation is for, while its adapter sends: the client's request hook
+# paces each request (redirect hops included) with that platform's token bucket.
+_SENDING_FOR: ContextVar[str | None] = ContextVar("liveness_sending_for", default=None)
+
+
 @dataclass(slots=True)
 class CheckRunner:
     """What a check needs: the database, one HTTP client, adapters (kept, as they cache
-    visitor cookies and interface codes), settings and a clock."""
+    visitor cookies and interface codes), settings and a clock.
+
+    Every observation goes through ``observe``, whoever asks (the inline executor, a worker,
+    check-now, the canaries), so the per-platform request rate (``LIVENESS_PLATFORM_RATES``)
+    is kept here, on the client, for all of them: one bucket per platform per process.
+    """
 
     database: Database
     client: httpx.AsyncClient
@@ -78,6 +91,26 @@ class CheckRunner:
     _monitors: dict[str, Monitor] = field(default_factory=dict)
     _rng: random.Random = field(default_factory=random.Random)
     _batching: _Batching | None = None
+    _limits: PlatformLimits | None = None
+
+    def __post_init__(self) -> None:
+        self.client.event_hooks["request"].append(self._pace)
+
+    @property
+    def limits(self) -> PlatformLimits:
+        """The per-platform concurrency caps and request buckets of this process."""
+        if self._limits is None:
+            self._limits = PlatformLimits(self.settings.concurrency_for, self.settings.rate_for)
+        return self._limits
+
+    async def _pace(self, request: httpx.Request) -> None:
+        platform = _SENDING_FOR.get()
+        if platform is not None:
+            await self.limits.bucket(platform).acquire()
+
+    def budget_wait_s(self, platform: str) -> int:
+        """Whole seconds until ``platform``'s request budget allows a request (0: now)."""
+        return math.ceil(self.limits.bucket(platform).wait_s())
 
     def _batches(self) -> _Batching:
         # Their futures belong to one event loop: a runner reused on another loop gets new ones.
@@ -127,6 +160,7 @@ class CheckRunner:
 
     async def observe(self, platform: str, handle: str) -> Observation:
         """Observe one handle; nothing an adapter does can escape as an exception."""
+        sending = _SENDING_FOR.set(platform)
         try:
             return await self.monitor(platform).observe(handle, self.client)
         except Exception as exc:  # a bug or a malformed stored handle must not stop the loop
@@ -138,6 +172,8 @@ class CheckRunner:
                 observed_at=self.clock(),
                 error=f"internal error: {type(exc).__name__}",
             )
+        finally:
+            _SENDING_FOR.reset(sending)
 
 
 async def run_check(

@@ -16,7 +16,7 @@ from app.checks.pipeline import CheckRunner, run_check
 from app.checks.schemas import CheckRead, PlatformRead
 from app.db import utcnow
 from app.deps import OperatorDep, ReadSessionDep, ViewerDep
-from app.errors import Problem
+from app.errors import Problem, problem_responses
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 from app.params import IsoDatetime, RowId
 from app.scheduling import dispatch
@@ -32,7 +32,11 @@ def _page(rows: list[object], limit: int) -> Page[CheckRead]:
 
 
 @router.post(
-    "/accounts/{account_id}/checks", response_model=CheckRead, status_code=201, summary="Check now"
+    "/accounts/{account_id}/checks",
+    response_model=CheckRead,
+    status_code=201,
+    summary="Check now",
+    responses=problem_responses(429),
 )
 async def check_now(
     account_id: RowId, request: Request, session: ReadSessionDep, principal: OperatorDep
@@ -45,6 +49,14 @@ async def check_now(
         raise Problem(404, f"no account with id {account_id}")
     await session.close()  # no transaction may stay open across the HTTP call
     runner: CheckRunner = request.app.state.runner
+    # Check-now spends the platform's request budget like any check, and must not overrun
+    # it (a supervisor clicking through a list): when it is spent, the client waits instead.
+    if wait := runner.budget_wait_s(account.platform):
+        raise Problem(
+            429,
+            f"the request budget for {account.platform} is spent; retry in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
     row = await run_check(runner, account_id)
     if row is None:
         raise Problem(404, f"no account with id {account_id}")

@@ -1,8 +1,9 @@
 """The embedded executor: claimed checks run as asyncio tasks in this process.
 
-A global semaphore bounds checks in flight; per platform, a semaphore and a token bucket
-bound concurrency and request rate. The scheduler claims only what fits (``capacity``), so
-leases are not held by checks that cannot start yet.
+A global semaphore bounds checks in flight and, per platform, the runner's semaphore bounds
+concurrency; the runner's client paces every request with the platform's token bucket. The
+scheduler claims only what fits (``capacity``), so leases are not held by checks that cannot
+start yet.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 from app.checks.pipeline import CheckRunner, load_account, observe_loaded, store_observed
 from app.db import unwritable_reason
 from app.scheduling.dispatch import Claim
-from app.scheduling.limits import PlatformLimits
 
 __all__ = ["InlineExecutor"]
 
@@ -28,7 +28,6 @@ class InlineExecutor:
         self.runner = runner
         self.max_in_flight = settings.max_concurrency
         self._global = asyncio.Semaphore(settings.max_concurrency)
-        self._limits = PlatformLimits(settings.concurrency_for, settings.rate_for)
         self._tasks: set[asyncio.Task[None]] = set()
         self._observing = 0  # claims not yet observed: waiting for a slot, or in one
         self.completed = 0
@@ -58,8 +57,7 @@ class InlineExecutor:
                 self.runner, claim.account_id, lease_token=claim.lease_token
             )
             if account is not None:
-                async with self._global, self._limits.semaphore(claim.platform):
-                    await self._limits.bucket(claim.platform).acquire()
+                async with self._global, self.runner.limits.semaphore(claim.platform):
                     observed = await observe_loaded(self.runner, account, claim.lease_token)
         except Exception:  # the lease expires and the account is retried
             logger.exception("check of account %s failed", claim.account_id)

@@ -1,4 +1,8 @@
-"""Per-platform limits inside one process: a concurrency cap and a token-bucket rate."""
+"""Per-platform limits inside one process: a concurrency cap and a token-bucket rate.
+
+The executors hold the concurrency caps; the buckets pace every upstream request of a
+platform, sent by whichever path (app/checks/pipeline.py ``CheckRunner``).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,18 @@ class TokenBucket:
         now = self._clock()
         self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
+
+    @property
+    def tokens(self) -> float:
+        """The tokens free now (refilled to this moment)."""
+        self._refill()
+        return self._tokens
+
+    def wait_s(self) -> float:
+        """Seconds until a token is free (0: one is free now), taking none: what a caller
+        that must not wait (check-now) tells its client to wait instead."""
+        self._refill()
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
 
     async def acquire(self) -> None:
         """Wait until a token is free and take it. Waiters are served in order."""

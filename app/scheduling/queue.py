@@ -45,7 +45,6 @@ from app.checks.pipeline import CheckRunner, make_http_client, run_check
 from app.config import Settings
 from app.db import Database
 from app.scheduling.dispatch import Claim
-from app.scheduling.limits import PlatformLimits
 
 __all__ = [
     "STALLED_WORKER_S",
@@ -113,10 +112,10 @@ def make_app(
 
 @dataclass(slots=True)
 class WorkerRuntime:
-    """What a worker process shares between its jobs: one runner and per-platform limits."""
+    """What a worker process shares between its jobs: one runner, with its per-platform
+    limits."""
 
     runner: CheckRunner
-    limits: PlatformLimits
 
 
 _runtime: WorkerRuntime | None = None
@@ -128,10 +127,7 @@ async def worker_runtime(settings: Settings) -> AsyncIterator[WorkerRuntime]:
     global _runtime
     database = Database(settings.database_url)
     client = make_http_client(settings)
-    runtime = WorkerRuntime(
-        runner=CheckRunner(database=database, client=client, settings=settings),
-        limits=PlatformLimits(settings.concurrency_for, settings.rate_for),
-    )
+    runtime = WorkerRuntime(runner=CheckRunner(database=database, client=client, settings=settings))
     _runtime = runtime
     try:
         yield runtime
@@ -146,8 +142,7 @@ async def run_check_task(context: JobContext, account_id: int, lease_token: str)
     if _runtime is None:
         raise RuntimeError("run_check_task runs only inside worker_runtime()")
     platform = context.job.queue.removeprefix(QUEUE_PREFIX)
-    async with _runtime.limits.semaphore(platform):
-        await _runtime.limits.bucket(platform).acquire()
+    async with _runtime.runner.limits.semaphore(platform):  # the client paces the requests
         await run_check(_runtime.runner, account_id, lease_token=lease_token)
 
 
