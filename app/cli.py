@@ -174,7 +174,9 @@ def _chunks(rows: Iterator[SheetRow], size: int) -> Iterator[list[SheetRow]]:
         yield chunk
 
 
-async def _import(settings: Settings, rows: list[SheetRow], dry_run: bool) -> ImportReport:
+async def _import(
+    settings: Settings, rows: list[SheetRow], dry_run: bool, file_name: str
+) -> ImportReport:
     database = Database(settings.database_url)
     egress = EgressGuard.for_monitors(settings)
     reports = []
@@ -183,18 +185,10 @@ async def _import(settings: Settings, rows: list[SheetRow], dry_run: bool) -> Im
             TextColumn("importing"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
         ) as progress:
             task = progress.add_task("rows", total=len(rows))
-            sheet = SheetImport(CLI_PRINCIPAL, egress=egress, dry_run=dry_run)
+            sheet = SheetImport(CLI_PRINCIPAL, egress=egress, dry_run=dry_run, file_name=file_name)
             for chunk in _chunks(iter(rows), IMPORT_CHUNK):
                 async with database.write_session() as session:
                     report = await sheet.chunk(session, chunk)
-                    if not dry_run:
-                        record(
-                            session,
-                            CLI_PRINCIPAL,
-                            "accounts.import",
-                            "cli",
-                            report.model_dump(exclude={"errors"}),
-                        )
                 reports.append(report)
                 progress.advance(task, len(chunk))
     finally:
@@ -217,7 +211,7 @@ def accounts_import(
     except SheetError as exc:
         err.print(f"{file.name}: {exc}", style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
-    report = asyncio.run(_import(settings, sheet_rows, dry_run))
+    report = asyncio.run(_import(settings, sheet_rows, dry_run, file.name))
     if as_json:
         console.print_json(report.model_dump_json())
     else:

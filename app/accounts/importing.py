@@ -21,7 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.accounts import service
 from app.accounts.schemas import AccountCreate, ImportError_, ImportReport
 from app.accounts.service import CheckedRow
-from app.accounts.spreadsheet import HEADER_OF, SheetRow, read_rows, to_api_row
+from app.accounts.spreadsheet import HEADER_OF, SheetRow, read_rows, to_api_row, upload_name
+from app.audit.service import record
 from app.auth.service import Principal
 from app.config import Settings
 from app.egress import EgressGuard
@@ -88,10 +89,13 @@ class SheetImport:
     platform and handle, so a row repeating an earlier one is reported as such even when a
     chunk before created that account."""
 
-    def __init__(self, principal: Principal, *, egress: EgressGuard, dry_run: bool) -> None:
+    def __init__(
+        self, principal: Principal, *, egress: EgressGuard, dry_run: bool, file_name: str = ""
+    ) -> None:
         self.principal = principal
         self.egress = egress
         self.dry_run = dry_run
+        self.target = f"file:{upload_name(file_name)}"
         self._first: dict[tuple[str, str], int] = {}
 
     def _repeats_refused(self, rows: Sequence[SheetRow], checked: list[CheckedRow]) -> None:
@@ -107,7 +111,8 @@ class SheetImport:
 
     async def chunk(self, session: AsyncSession, rows: Sequence[SheetRow]) -> ImportReport:
         """Check ``rows`` in a worker thread, upsert the valid ones in ``session`` and report
-        each bad row by line and column."""
+        each bad row by line and column; unless a dry run, with an audit row of the chunk's
+        figures (the API and the CLI import alike)."""
         checked = await _in_worker(_check_all, rows)
         self._repeats_refused(rows, checked)
         outcomes = await service.upsert_checked(
@@ -121,7 +126,7 @@ class SheetImport:
                 errors.append(
                     ImportError_(line=line, column=_column(error["field"]), reason=error["message"])
                 )
-        return ImportReport(
+        report = ImportReport(
             dry_run=self.dry_run,
             total=len(rows),
             created=counts["created"],
@@ -130,6 +135,10 @@ class SheetImport:
             failed=counts["error"],
             errors=errors,
         )
+        if not self.dry_run:
+            detail = report.model_dump(exclude={"errors"})
+            record(session, self.principal, "accounts.import", self.target, detail)
+        return report
 
     async def all(self, session: AsyncSession, rows: list[SheetRow]) -> ImportReport:
         """Every row in ``session``, ``IMPORT_CHUNK`` at a time, so no step holds the event

@@ -24,13 +24,11 @@ from app.accounts.schemas import (
     OpenFlag,
     Platform,
 )
-from app.accounts.spreadsheet import upload_name, write_csv, write_xlsx
+from app.accounts.spreadsheet import write_csv, write_xlsx
 from app.audit.service import record
-from app.db import utcnow
 from app.deps import OperatorDep, ReadSessionDep, SettingsDep, ViewerDep, WriteSessionDep
 from app.egress import EgressGuard
 from app.errors import Problem
-from app.events.service import account_data, emit
 from app.flags import service as flags_service
 from app.flags.policy import FLAG_LABELS
 from app.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
@@ -138,21 +136,6 @@ async def create_account(
         raise _conflict(exc) from None
     except service.OutOfScope:
         raise _outside(principal.region_prefix) from None
-    emit(
-        session,
-        "account.created",
-        account_data(account),
-        at=utcnow(),
-        account_id=account.id,
-        region_code=account.region_code,
-    )
-    record(
-        session,
-        principal,
-        "account.create",
-        f"account:{account.id}",
-        {"platform": account.platform, "handle": account.handle},
-    )
     return account
 
 
@@ -216,16 +199,8 @@ async def import_accounts(
         status = 413 if isinstance(exc, SheetTooLarge) else 422
         raise Problem(status, str(exc), errors=[{"field": "file", "message": str(exc)}]) from None
     egress = EgressGuard.for_monitors(settings)
-    report = await SheetImport(principal, egress=egress, dry_run=dry_run).all(session, rows)
-    if not dry_run:
-        record(
-            session,
-            principal,
-            "accounts.import",
-            f"file:{upload_name(file.filename)}",
-            report.model_dump(exclude={"errors"}),
-        )
-    return report
+    sheet = SheetImport(principal, egress=egress, dry_run=dry_run, file_name=file.filename or "")
+    return await sheet.all(session, rows)
 
 
 @router.get(
@@ -305,25 +280,6 @@ async def update_account(
         raise _conflict(exc) from None
     except service.OutOfScope:
         raise _outside(principal.region_prefix) from None
-    if account.status != "active":  # archived and closed accounts carry no flags
-        await flags_service.resolve_all(session, account, utcnow(), f"account {account.status}")
-    changes = patch.model_dump(exclude_unset=True, mode="json")
-    event = "account.archived" if changes.get("status") == "archived" else "account.updated"
-    emit(
-        session,
-        event,
-        account_data(account, changes),
-        at=utcnow(),
-        account_id=account.id,
-        region_code=account.region_code,
-    )
-    record(
-        session,
-        principal,
-        "account.update",
-        f"account:{account_id}",
-        patch.model_dump(exclude_unset=True, mode="json"),
-    )
     return account
 
 
@@ -335,15 +291,4 @@ async def archive_account(
     account = await service.get_account(session, account_id, scope_prefix=principal.region_prefix)
     if account is None:
         raise _not_found(account_id)
-    account = await service.archive_account(session, account)
-    await flags_service.resolve_all(session, account, utcnow(), "account archived")
-    emit(
-        session,
-        "account.archived",
-        account_data(account, {"status": "archived"}),
-        at=utcnow(),
-        account_id=account.id,
-        region_code=account.region_code,
-    )
-    record(session, principal, "account.archive", f"account:{account_id}")
-    return account
+    return await service.archive_account(session, account, principal)

@@ -19,10 +19,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import monitors
 from app.accounts.models import Account
 from app.accounts.schemas import AccountCreate, AccountStatus, AccountUpdate
+from app.audit.service import record
 from app.auth.service import Principal
 from app.db import utcnow
 from app.egress import EgressGuard
-from app.events.service import account_data, emit_many
+from app.events.service import account_data, emit, emit_many
+from app.flags import service as flags_service
 from monitors.handles import URL_PLATFORMS
 
 __all__ = [
@@ -209,7 +211,21 @@ async def create_account(
     account = Account(**_row_values(data))
     session.add(account)
     await session.flush()
+    _announce(session, "account.created", account, {})
+    detail = {"platform": account.platform, "handle": account.handle}
+    record(session, principal, "account.create", f"account:{account.id}", detail)
     return account
+
+
+def _announce(session: AsyncSession, event: str, account: Account, changes: dict[str, Any]) -> None:
+    emit(
+        session,
+        event,
+        account_data(account, changes),
+        at=utcnow(),
+        account_id=account.id,
+        region_code=account.region_code,
+    )
 
 
 async def update_account(
@@ -220,8 +236,10 @@ async def update_account(
     *,
     egress: EgressGuard,
 ) -> Account:
-    """Apply the fields sent in ``patch``. Raises InvalidChange, HandleTaken or OutOfScope."""
+    """Apply the fields sent in ``patch``, with its event and audit row; an account no longer
+    active has its flags resolved. Raises InvalidChange, HandleTaken or OutOfScope."""
     changes = patch.model_dump(exclude_unset=True, mode="json")
+    sent = dict(changes)
     for field in ("platform", "handle", "name", "region_code", "status"):
         if field in changes and changes[field] is None:
             raise InvalidChange(field, f"{field} cannot be empty")
@@ -246,15 +264,24 @@ async def update_account(
     account.updated_at = utcnow()
     session.add(account)
     await session.flush()
+    if account.status != "active":  # archived and closed accounts carry no flags
+        await flags_service.resolve_all(session, account, utcnow(), f"account {account.status}")
+    archived = sent.get("status") == AccountStatus.ARCHIVED.value
+    _announce(session, "account.archived" if archived else "account.updated", account, sent)
+    record(session, principal, "account.update", f"account:{account.id}", sent)
     return account
 
 
-async def archive_account(session: AsyncSession, account: Account) -> Account:
-    """Soft-delete: the account stays in the registry with status archived."""
+async def archive_account(session: AsyncSession, account: Account, principal: Principal) -> Account:
+    """Soft-delete, with its event and audit row: the account stays in the registry with
+    status archived, its flags resolved."""
     account.status = AccountStatus.ARCHIVED.value
     account.updated_at = utcnow()
     session.add(account)
     await session.flush()
+    await flags_service.resolve_all(session, account, utcnow(), "account archived")
+    _announce(session, "account.archived", account, {"status": "archived"})
+    record(session, principal, "account.archive", f"account:{account.id}")
     return account
 
 

@@ -27,6 +27,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 import monitors
 from app.accounts.models import Account
+from app.audit.service import record
+from app.auth.service import Principal
 from app.checks import service
 from app.checks.batching import BatchLoader, BatchWriter
 from app.checks.models import CheckResult
@@ -45,6 +47,7 @@ from monitors.http import EGRESS_REFUSED
 __all__ = [
     "CheckRunner",
     "Observed",
+    "check_now",
     "load_account",
     "make_http_client",
     "observe_account",
@@ -187,6 +190,18 @@ async def run_check(
     """
     observed = await observe_account(runner, account_id, lease_token=lease_token)
     return None if observed is None else await store_observed(runner, observed)
+
+
+async def check_now(
+    runner: CheckRunner, account_id: int, principal: Principal
+) -> CheckResult | None:
+    """Check one account now for ``principal`` (check-now), stored and audited."""
+    row = await run_check(runner, account_id)
+    if row is not None:
+        async with runner.database.write_session() as session:
+            detail = {"outcome": row.outcome}
+            record(session, principal, "account.check", f"account:{account_id}", detail)
+    return row
 
 
 async def observe_account(

@@ -10,9 +10,8 @@ from fastapi import APIRouter, Query, Request
 import monitors
 from app.accounts import service as accounts_service
 from app.accounts.schemas import Platform
-from app.audit.service import record
-from app.checks import service
-from app.checks.pipeline import CheckRunner, run_check
+from app.checks import pipeline, service
+from app.checks.pipeline import CheckRunner
 from app.checks.schemas import CheckRead, PlatformRead
 from app.db import utcnow
 from app.deps import OperatorDep, ReadSessionDep, ViewerDep
@@ -57,17 +56,9 @@ async def check_now(
             f"the request budget for {account.platform} is spent; retry in {wait} s",
             headers={"Retry-After": str(wait)},
         )
-    row = await run_check(runner, account_id)
+    row = await pipeline.check_now(runner, account_id, principal)
     if row is None:
         raise Problem(404, f"no account with id {account_id}")
-    async with runner.database.write_session() as audit_session:
-        record(
-            audit_session,
-            principal,
-            "account.check",
-            f"account:{account_id}",
-            {"outcome": row.outcome},
-        )
     return CheckRead.model_validate(row)
 
 
