@@ -97,6 +97,8 @@ class CheckRunner:
     _limits: PlatformLimits | None = None
 
     def __post_init__(self) -> None:
+        # One runner per client (each process makes one of each): a second runner on the
+        # same client would pace its requests twice.
         self.client.event_hooks["request"].append(self._pace)
 
     @property

@@ -210,6 +210,10 @@ def flag_data(flag: FrozenFlag) -> dict[str, Any]:
 
 def account_data(account: FrozenAccount) -> dict[str, Any]:
     """A frozen account as the API shows it."""
+    return _fields(account) | {"flags": [flag_data(f) for f in account.flags]}
+
+
+def _fields(account: FrozenAccount) -> dict[str, Any]:
     return {
         "account_id": account.account_id,
         "name": account.name,
@@ -227,7 +231,6 @@ def account_data(account: FrozenAccount) -> dict[str, Any]:
         "last_checked_at": account.last_checked_at,
         "last_check_id": account.last_check_id,
         "last_outcome": account.last_outcome,
-        "flags": [flag_data(f) for f in account.flags],
     }
 
 
@@ -242,8 +245,7 @@ def problems(accounts: Sequence[FrozenAccount]) -> list[dict[str, Any]]:
     for account in sorted(accounts, key=_by_place):
         found = [flag_data(f) for f in account.flags if is_problem(f)]
         if found:
-            row = account_data(account)
-            row.pop("flags")
+            row = _fields(account)
             row["platform_label"] = PLATFORM_LABELS.get(account.platform, account.platform)
             row["problems"] = found
             listed.append(row)

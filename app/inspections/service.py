@@ -303,19 +303,19 @@ def _result(
     accounts: list[FrozenAccount],
     previous: tuple[dict[str, Any], list[FrozenAccount]] | None,
 ) -> dict[str, Any]:
-    totals = figures.headline(accounts)
+    # The headline was counted from these rows when they were frozen (service.take).
     grouped = figures.groups(accounts)
-    in_scope = inspection.accounts_in_scope
+    in_scope, checked, passing = (
+        inspection.accounts_in_scope,
+        inspection.checked,
+        inspection.passing,
+    )
     return row_data(inspection) | {
-        "sampled": totals.sampled,
-        "checked": totals.checked,
-        "passing": totals.passing,
-        "failing": totals.checked - totals.passing,
-        "pass_rate": figures.rate(totals.passing, totals.checked),
-        "pass_rate_percent": figures.percent(totals.passing, totals.checked),
-        "sample_share": round(totals.sampled / in_scope, 4) if in_scope else None,
+        "failing": checked - passing,
+        "pass_rate_percent": figures.percent(passing, checked),
+        "sample_share": round(inspection.sampled / in_scope, 4) if in_scope else None,
         "labels": dict(FLAG_LABELS),
-        "flag_counts": totals.flag_counts,
+        "flag_counts": figures.headline(accounts).flag_counts,
         "groups": grouped,
         "full_pass": figures.full_pass(grouped),
         "problems": figures.problems(accounts),

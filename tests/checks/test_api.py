@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from app.auth import service as auth_service
@@ -16,25 +14,7 @@ from app.db import Database, utcnow
 from app.main import create_app
 from app.scheduling import dispatch
 from tests.conftest import Keys
-from tests.support import register_population, running_simulator
-
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[tuple[str, object]]:
-    with running_simulator(60, 5) as running:
-        yield running
-
-
-@pytest.fixture
-async def sim_client(
-    settings: Settings, simulator: tuple[str, object]
-) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
-    url, _ = simulator
-    app = create_app(settings.model_copy(update={"simulator_url": url}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client, app
+from tests.support import register_population
 
 
 async def _accounts(database: Database, simulator: tuple[str, object]) -> dict[str, int]:

@@ -14,7 +14,7 @@ from app.checks.pipeline import CheckRunner
 from app.checks.transport import UpstreamClient
 from app.config import Settings
 from app.db import Database
-from tests.checks.test_api import _accounts, sim_client, simulator  # noqa: F401 - fixtures
+from tests.checks.test_api import _accounts
 from tests.conftest import Keys
 
 PAGE = (
@@ -60,10 +60,10 @@ def settings(settings: Settings) -> Settings:
 
 
 async def test_check_now_past_the_budget_is_429_and_checks_nothing(
-    sim_client: tuple[httpx.AsyncClient, FastAPI],  # noqa: F811
+    sim_client: tuple[httpx.AsyncClient, FastAPI],
     database: Database,
     keys: Keys,
-    simulator: tuple[str, object],  # noqa: F811
+    simulator: tuple[str, object],
 ) -> None:
     client, app = sim_client
     alive = (await _accounts(database, simulator))["alive"]
